@@ -1,0 +1,1 @@
+"""Documents in, searchable chunks out: loaders, chunking, embedders, vector stores."""

@@ -1,0 +1,196 @@
+"""Structure-aware chunking measured in the embedding model's tokens.
+
+Sections (a title and what follows it) are the first boundary; inside a section text is cut
+at paragraph, then sentence boundaries (Chinese ``。！？；`` as well as Western punctuation),
+then clauses, and only as a last resort inside a sentence. Tables stay whole when they fit
+and are otherwise cut between rows with the header repeated. Small neighbouring sections
+are packed together so that a heading with one line does not become a chunk of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from ingest.types import Chunk, Element, ParsedDocument
+
+TokenCounter = Callable[[str], int]
+
+# Boundaries in order of preference; ``keep_separator="end"`` leaves punctuation on its sentence.
+SEPARATORS: list[str] = [
+    "\n\n",
+    "\n",
+    "。",
+    "！",
+    "？",
+    "；",
+    ". ",
+    "! ",
+    "? ",
+    "; ",
+    "，",
+    "、",
+    ", ",
+    " ",
+    "",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkingConfig:
+    """Sizes in embedding-model tokens; ``chunk_tokens`` is clamped to the model's input limit."""
+
+    chunk_tokens: int = 400
+    overlap_tokens: int = 60
+    heading_prefix: bool = True  # prepend the section title to chunks that do not start with it
+
+
+@dataclass(slots=True)
+class _Block:
+    """A piece of one section, already no larger than the chunk size."""
+
+    text: str
+    pages: set[int] = field(default_factory=set)
+    section: str | None = None
+    is_table: bool = False
+
+
+class Chunker:
+    """Turns a ``ParsedDocument`` into ``Chunk``s no longer than ``chunk_tokens`` model tokens."""
+
+    def __init__(self, count_tokens: TokenCounter, config: ChunkingConfig | None = None, max_tokens: int = 512) -> None:
+        config = config or ChunkingConfig()
+        # Leave room for the special tokens the model adds around every input.
+        self.size = max(32, min(config.chunk_tokens, max_tokens - 4))
+        self.overlap = max(0, min(config.overlap_tokens, self.size // 2))
+        self.heading_prefix = config.heading_prefix
+        self._count = count_tokens
+        self._splitter = RecursiveCharacterTextSplitter(
+            separators=SEPARATORS,
+            keep_separator="end",
+            chunk_size=self.size,
+            chunk_overlap=self.overlap,
+            length_function=count_tokens,
+            add_start_index=True,
+            strip_whitespace=True,
+        )
+
+    def chunk(self, doc: ParsedDocument, kb: str) -> list[Chunk]:
+        blocks: list[_Block] = []
+        for section, elements in _sections(doc.elements):
+            blocks.extend(self._section_blocks(section, elements))
+        packed = self._pack(blocks)
+        chunks = []
+        for index, block in enumerate(packed):
+            text = block.text
+            if self.heading_prefix and block.section and not text.startswith(block.section):
+                with_heading = f"{block.section}\n{text}"
+                if self._count(with_heading) <= self.size + self.overlap:
+                    text = with_heading
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            chunks.append(
+                Chunk(
+                    chunk_id=hashlib.sha256(f"{doc.doc_id}\x00{index}\x00{digest}".encode()).hexdigest()[:40],
+                    kb=kb,
+                    doc_id=doc.doc_id,
+                    source=doc.source,
+                    title=doc.title,
+                    text=text,
+                    chunk_index=index,
+                    content_hash=digest,
+                    pages=tuple(sorted(block.pages)),
+                    section=block.section,
+                    extra={"file_type": doc.file_type},
+                )
+            )
+        return chunks
+
+    # -- one section ------------------------------------------------------------------------
+    def _section_blocks(self, section: str | None, elements: list[Element]) -> list[_Block]:
+        blocks: list[_Block] = []
+        run: list[Element] = []
+        for element in elements:
+            if element.category == "Table":
+                blocks.extend(self._text_blocks(section, run))
+                run = []
+                blocks.extend(self._table_blocks(section, element))
+            else:
+                run.append(element)
+        blocks.extend(self._text_blocks(section, run))
+        return blocks
+
+    def _text_blocks(self, section: str | None, elements: list[Element]) -> list[_Block]:
+        if not elements:
+            return []
+        spans: list[tuple[int, int, int | None]] = []  # (start, end, page) of each element in the joined text
+        parts: list[str] = []
+        offset = 0
+        for element in elements:
+            parts.append(element.text)
+            spans.append((offset, offset + len(element.text), element.page))
+            offset += len(element.text) + 2
+        joined = "\n\n".join(parts)
+        blocks = []
+        for piece in self._splitter.create_documents([joined]):
+            start = int(piece.metadata.get("start_index", 0))
+            end = start + len(piece.page_content)
+            pages = {p for s, e, p in spans if p is not None and s < end and e > start}
+            blocks.append(_Block(text=piece.page_content, pages=pages, section=section))
+        return blocks
+
+    def _table_blocks(self, section: str | None, table: Element) -> list[_Block]:
+        pages = {table.page} if table.page is not None else set()
+        if self._count(table.text) <= self.size:
+            return [_Block(text=table.text, pages=pages, section=section, is_table=True)]
+        rows = table.text.split("\n")
+        header, body = rows[0], rows[1:] or [""]
+        blocks: list[_Block] = []
+        current: list[str] = [header]
+        for row in body:
+            candidate = "\n".join([*current, row])
+            if len(current) > 1 and self._count(candidate) > self.size:
+                blocks.append(_Block(text="\n".join(current), pages=set(pages), section=section, is_table=True))
+                current = [header, row]
+            else:
+                current.append(row)
+        blocks.append(_Block(text="\n".join(current), pages=set(pages), section=section, is_table=True))
+        # A single row longer than the chunk size is cut like prose.
+        out: list[_Block] = []
+        for block in blocks:
+            if self._count(block.text) <= self.size:
+                out.append(block)
+            else:
+                out.extend(_Block(text=t, pages=set(pages), section=section) for t in self._splitter.split_text(block.text))
+        return out
+
+    # -- across sections --------------------------------------------------------------------
+    def _pack(self, blocks: list[_Block]) -> list[_Block]:
+        """Merge neighbouring small blocks (whole sections or tables) while they fit together."""
+        packed: list[_Block] = []
+        for block in blocks:
+            if packed:
+                last = packed[-1]
+                merged_text = f"{last.text}\n\n{block.text}"
+                if self._count(merged_text) <= self.size:
+                    section = last.section if last.section == block.section else (last.section or block.section)
+                    packed[-1] = _Block(
+                        text=merged_text, pages=last.pages | block.pages, section=section, is_table=False
+                    )
+                    continue
+            packed.append(block)
+        return packed
+
+
+def _sections(elements: list[Element]) -> list[tuple[str | None, list[Element]]]:
+    """Group elements under their nearest title; the title itself opens its section's text."""
+    sections: list[tuple[str | None, list[Element]]] = []
+    for element in elements:
+        if element.category == "Title" or not sections:
+            section = element.text if element.category == "Title" else element.section
+            sections.append((section, [element]))
+        else:
+            sections[-1][1].append(element)
+    return sections

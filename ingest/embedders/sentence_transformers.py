@@ -1,0 +1,130 @@
+"""Local embedding models run by sentence-transformers (BGE-M3 in production)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from ingest.errors import EmbeddingError
+
+log = logging.getLogger(__name__)
+
+# Query instructions of model families that were trained with one; BGE-M3 and MiniLM use none.
+_QUERY_PREFIXES: dict[str, str] = {
+    "bge-small-en": "Represent this sentence for searching relevant passages: ",
+    "bge-base-en": "Represent this sentence for searching relevant passages: ",
+    "bge-large-en": "Represent this sentence for searching relevant passages: ",
+    "bge-small-zh": "为这个句子生成表示以用于检索相关文章：",
+    "bge-base-zh": "为这个句子生成表示以用于检索相关文章：",
+    "bge-large-zh": "为这个句子生成表示以用于检索相关文章：",
+    "e5-": "query: ",
+}
+_PASSAGE_PREFIXES: dict[str, str] = {"e5-": "passage: "}
+
+
+def _prefix_for(model_id: str, table: dict[str, str]) -> str:
+    lowered = model_id.lower()
+    return next((prefix for key, prefix in table.items() if key in lowered), "")
+
+
+class SentenceTransformerEmbedder:
+    """Embeds with a sentence-transformers model, loaded on first use.
+
+    ``model_name_or_path`` is a hub name (``BAAI/bge-m3``) or a local directory. ``model_id``
+    is what the knowledge base records: the hub name, or ``model_id`` given explicitly for a
+    local copy so that a path change does not look like a model change.
+    """
+
+    def __init__(
+        self,
+        model_name_or_path: str,
+        *,
+        model_id: str | None = None,
+        device: str | None = None,
+        batch_size: int = 32,
+        max_seq_length: int | None = None,
+        local_files_only: bool = False,
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
+    ) -> None:
+        self._name = model_name_or_path
+        self._model_id = model_id or model_name_or_path
+        self._device = device
+        self._batch_size = batch_size
+        self._max_seq_length = max_seq_length
+        self._local_files_only = local_files_only
+        self._query_prefix = query_prefix if query_prefix is not None else _prefix_for(self._model_id, _QUERY_PREFIXES)
+        self._passage_prefix = (
+            passage_prefix if passage_prefix is not None else _prefix_for(self._model_id, _PASSAGE_PREFIXES)
+        )
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    def load(self) -> None:
+        """Load the model now (``warm_up``); raises ``EmbeddingError`` when it cannot be had."""
+        self._loaded()
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def _loaded(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                try:
+                    from sentence_transformers import SentenceTransformer
+
+                    model = SentenceTransformer(
+                        self._name, device=self._device, local_files_only=self._local_files_only
+                    )
+                except Exception as exc:  # OSError, HTTP errors, missing files: all mean "not available"
+                    raise EmbeddingError(f"cannot load embedding model {self._name!r}: {exc}") from exc
+                if self._max_seq_length:
+                    model.max_seq_length = min(self._max_seq_length, model.max_seq_length or self._max_seq_length)
+                self._model = model
+                log.info("loaded embedding model %s (%s-d)", self._model_id, model.get_embedding_dimension())
+            return self._model
+
+    @property
+    def dimension(self) -> int:
+        model = self._loaded()
+        dim = model.get_embedding_dimension()
+        if dim is None:
+            raise EmbeddingError(f"model {self._name!r} does not report its embedding dimension")
+        return int(dim)
+
+    @property
+    def max_input_tokens(self) -> int:
+        return int(self._loaded().max_seq_length or 512)
+
+    def count_tokens(self, text: str) -> int:
+        tokenizer = self._loaded().tokenizer
+        return len(tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        try:
+            vectors = self._loaded().encode(
+                texts,
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        except EmbeddingError:
+            raise
+        except Exception as exc:
+            raise EmbeddingError(f"embedding with {self._model_id!r} failed: {exc}") from exc
+        return [list(map(float, row)) for row in vectors]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._encode([self._passage_prefix + t for t in texts])
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([self._query_prefix + text])[0]

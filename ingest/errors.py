@@ -1,0 +1,61 @@
+"""Errors raised by the ingestion package.
+
+    IngestError
+    ├── ParseError               a file could not be read or parsed (corrupt, unsupported, undecodable)
+    │   └── UnsupportedFormat    no loader for the file's type
+    ├── EmbeddingError           the embedding model could not be loaded or called
+    ├── VectorIndexError         the vector store refused an operation or is unreachable
+    │   └── KnowledgeBaseNotFound
+    └── EmbeddingModelMismatch   a knowledge base is used with another model than it was built with
+
+Vendor exceptions are translated at the boundary (``raise ... from exc``) so callers
+only ever catch these.
+"""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """Base class of every error the ingestion package raises."""
+
+
+class ParseError(IngestError):
+    """A file could not be turned into text; ``reason`` is meant for the person who owns the file."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class UnsupportedFormat(ParseError):
+    """No loader handles this file's extension."""
+
+
+class EmbeddingError(IngestError):
+    """The embedding model could not be loaded or failed to embed."""
+
+
+class VectorIndexError(IngestError):
+    """The vector store failed or is unreachable."""
+
+
+class KnowledgeBaseNotFound(VectorIndexError):
+    """The named knowledge base does not exist in the store."""
+
+    def __init__(self, kb: str) -> None:
+        super().__init__(f"knowledge base {kb!r} does not exist")
+        self.kb = kb
+
+
+class EmbeddingModelMismatch(IngestError):
+    """A knowledge base was built with one embedding model and is used with another."""
+
+    def __init__(self, kb: str, built_with: str, built_dim: int, used: str, used_dim: int) -> None:
+        super().__init__(
+            f"knowledge base {kb!r} was built with embedding model {built_with!r} ({built_dim}-d) "
+            f"but {used!r} ({used_dim}-d) is configured; re-index it with --full or configure {built_with!r}"
+        )
+        self.kb = kb
+        self.built_with = built_with
+        self.used = used

@@ -1,0 +1,167 @@
+"""Files to elements with unstructured, offline, with a clear reason for every file it cannot read."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import ParseError, UnsupportedFormat
+from ingest.offline_nlp import disable_analytics, install_offline_nlp
+from ingest.tables import html_table_to_text
+from ingest.textdecode import decode_text
+from ingest.types import Element, ParsedDocument
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
+    {".pdf", ".docx", ".pptx", ".xlsx", ".html", ".htm", ".md", ".markdown", ".txt", ".csv", ".eml"}
+)
+_TEXT_FORMATS = {".html", ".htm", ".md", ".markdown", ".txt", ".csv", ".eml"}
+_ZIP_FORMATS = {".docx": "DOCX", ".pptx": "PPTX", ".xlsx": "XLSX"}
+_TITLE_CATEGORIES = {"Title"}
+_SKIP_CATEGORIES = {"PageBreak", "Header", "Footer", "PageNumber"}
+
+disable_analytics()
+
+
+def document_id(kb: str, source: str) -> str:
+    """Stable id of a document within a knowledge base: same source, same id."""
+    return hashlib.sha256(f"{kb}\x00{source}".encode()).hexdigest()[:32]
+
+
+def _check_bytes(path: Path, data: bytes, ext: str) -> None:
+    """Reject files whose bytes cannot be what their extension claims, before a parser sees them."""
+    if not data:
+        raise ParseError(str(path), "empty file (0 bytes)")
+    if ext == ".pdf":
+        if not data.lstrip()[:5].startswith(b"%PDF-"):
+            raise ParseError(str(path), "not a PDF (no %PDF- header)")
+        if b"%%EOF" not in data[-2048:]:
+            raise ParseError(str(path), "truncated or damaged PDF (no end-of-file marker)")
+    elif ext in _ZIP_FORMATS and not data.startswith(b"PK\x03\x04"):
+        kind = "plain text" if b"\x00" not in data[:4096] else "some other binary format"
+        raise ParseError(str(path), f"not a valid {_ZIP_FORMATS[ext]} file (expected a zip container, found {kind})")
+
+
+def _partitioner(ext: str) -> Callable[..., list[Any]]:
+    if ext == ".pdf":
+        from unstructured.partition.pdf import partition_pdf
+
+        def pdf(**kw: Any) -> list[Any]:
+            return list(partition_pdf(strategy="fast", infer_table_structure=False, **kw))
+
+        return pdf
+    if ext == ".docx":
+        from unstructured.partition.docx import partition_docx
+
+        return partition_docx
+    if ext == ".pptx":
+        from unstructured.partition.pptx import partition_pptx
+
+        return partition_pptx
+    if ext == ".xlsx":
+        from unstructured.partition.xlsx import partition_xlsx
+
+        return partition_xlsx
+    if ext in {".html", ".htm"}:
+        from unstructured.partition.html import partition_html
+
+        return partition_html
+    if ext in {".md", ".markdown"}:
+        from unstructured.partition.md import partition_md
+
+        return partition_md
+    if ext == ".txt":
+        from unstructured.partition.text import partition_text
+
+        return partition_text
+    if ext == ".csv":
+        from unstructured.partition.csv import partition_csv
+
+        return partition_csv
+    if ext == ".eml":
+        from unstructured.partition.email import partition_email
+
+        return partition_email
+    raise AssertionError(ext)
+
+
+def _partition(path: Path, data: bytes, ext: str) -> list[Any]:
+    install_offline_nlp()
+    partition = _partitioner(ext)
+    if ext in {".txt", ".md", ".markdown", ".html", ".htm"}:
+        # Decode ourselves: GBK/GB18030 and UTF-16 files are common and unstructured guesses badly.
+        return list(partition(text=decode_text(str(path), data)))
+    if ext in _TEXT_FORMATS:
+        decode_text(str(path), data)  # reject binary or undecodable files with a clear reason
+    return list(partition(filename=str(path)))
+
+
+def _to_elements(raw: list[Any], plain_text: bool) -> list[Element]:
+    elements: list[Element] = []
+    section: str | None = None
+    for item in raw:
+        category = type(item).__name__ if not getattr(item, "category", None) else str(item.category)
+        if category in _SKIP_CATEGORIES:
+            continue
+        text = (getattr(item, "text", "") or "").strip()
+        meta = getattr(item, "metadata", None)
+        page = getattr(meta, "page_number", None) if meta is not None else None
+        html = getattr(meta, "text_as_html", None) if meta is not None else None
+        if category == "Table" and html:
+            text = html_table_to_text(html) or text
+        if not text:
+            continue
+        if category in _TITLE_CATEGORIES and plain_text and _reads_like_sentence(text):
+            # Without a POS tagger, short sentences in .txt files look like titles; keep them as text.
+            category = "NarrativeText"
+        if category in _TITLE_CATEGORIES:
+            section = text
+        elements.append(Element(text=text, category=category, page=page, section=section, text_as_html=html))
+    return elements
+
+
+def _reads_like_sentence(text: str) -> bool:
+    return text.endswith(("。", "！", "？", "；", ".", "!", "?", ";", "：", ":")) or len(text) > 120
+
+
+def _title(path: Path, elements: list[Element]) -> str:
+    for element in elements[:5]:
+        if element.category in _TITLE_CATEGORIES and 2 <= len(element.text) <= 200:
+            return element.text
+    return path.stem.replace("_", " ").replace("-", " ").strip() or path.name
+
+
+def load_file(path: str | Path, kb: str) -> ParsedDocument:
+    """Parse one file into a ``ParsedDocument``; raise ``ParseError`` with a reason a person can act on."""
+    path = Path(path).resolve()
+    ext = path.suffix.lower()
+    if ext not in SUPPORTED_EXTENSIONS:
+        raise UnsupportedFormat(str(path), f"unsupported file type {ext or '(none)'!r}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ParseError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
+    _check_bytes(path, data, ext)
+    try:
+        raw = _partition(path, data, ext)
+    except ParseError:
+        raise
+    except Exception as exc:  # parsers raise anything from KeyError to zipfile.BadZipFile
+        raise ParseError(str(path), f"could not parse {ext[1:].upper()} file: {type(exc).__name__}: {exc}") from exc
+    elements = _to_elements(raw, plain_text=ext == ".txt")
+    if not elements:
+        hint = " (a scanned PDF needs OCR, which is not enabled)" if ext == ".pdf" else ""
+        raise ParseError(str(path), f"no extractable text{hint}")
+    source = str(path)
+    return ParsedDocument(
+        doc_id=document_id(kb, source),
+        source=source,
+        title=_title(path, elements),
+        elements=elements,
+        content_hash=hashlib.sha256(data).hexdigest(),
+        file_type=ext[1:],
+    )

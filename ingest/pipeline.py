@@ -1,0 +1,187 @@
+"""Files to searchable chunks: discover, parse, chunk, embed, write; one report for the batch."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from ingest.chunking import Chunker, ChunkingConfig
+from ingest.embedders.base import Embedder
+from ingest.errors import ParseError
+from ingest.loaders import SUPPORTED_EXTENSIONS, load_file
+from ingest.stores.base import MetadataFilter, VectorStore
+from ingest.types import Chunk, ParsedDocument
+
+log = logging.getLogger(__name__)
+
+Status = Literal["indexed", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    path: str
+    status: Status
+    chunks: int = 0
+    reason: str | None = None
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What a batch did; ``skipped`` entries carry the reason a person can act on."""
+
+    kb: str
+    embedding_model: str
+    files: list[FileOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def indexed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "indexed"]
+
+    @property
+    def skipped(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.status == "skipped"]
+
+    @property
+    def chunks(self) -> int:
+        return sum(f.chunks for f in self.files)
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks / self.seconds if self.seconds > 0 else 0.0
+
+
+class ProgressListener:
+    """Receives progress as it happens; the CLI draws a bar from it. Methods do nothing by default."""
+
+    def files_found(self, total: int) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def file_done(self, outcome: FileOutcome) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def chunks_embedded(self, count: int) -> None:  # noqa: B027 - optional hook
+        pass
+
+
+def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files under ``paths`` in a stable order, hidden files and folders left out."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                rel = child.relative_to(path).parts
+                if child.is_file() and not any(part.startswith(".") for part in rel):
+                    yield child
+        else:
+            yield path
+
+
+class Indexer:
+    """Writes documents into a knowledge base with one embedder and one store.
+
+    Chunks of several small files are embedded together so the encoder sees full batches,
+    and identical chunk texts are embedded once. A document's old chunks are replaced only
+    after its new ones are embedded, so a failure leaves the previous version searchable.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: VectorStore,
+        chunking: ChunkingConfig | None = None,
+        *,
+        embed_batch: int = 128,
+    ) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.chunker = Chunker(embedder.count_tokens, chunking, max_tokens=embedder.max_input_tokens)
+        self.embed_batch = embed_batch
+
+    def ingest_paths(
+        self, paths: Iterable[str | Path], kb: str, progress: ProgressListener | None = None
+    ) -> IngestReport:
+        files = list(discover(paths))
+        progress = progress or ProgressListener()
+        progress.files_found(len(files))
+        report = IngestReport(kb=kb, embedding_model=self.embedder.model_id)
+        started = time.perf_counter()
+        self.store.ensure_kb(kb, self.embedder.model_id, self.embedder.dimension)
+
+        def parsed() -> Iterator[ParsedDocument]:
+            for path in files:
+                if not path.exists():
+                    self._record(report, progress, FileOutcome(str(path), "skipped", reason="no such file"))
+                    continue
+                if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
+                    reason = f"unsupported file type {path.suffix.lower() or '(none)'!r}"
+                    self._record(report, progress, FileOutcome(str(path.resolve()), "skipped", reason=reason))
+                    continue
+                try:
+                    yield load_file(path, kb)
+                except ParseError as exc:
+                    log.warning("skipped %s: %s", exc.path, exc.reason)
+                    self._record(report, progress, FileOutcome(exc.path, "skipped", reason=exc.reason))
+
+        self._index(parsed(), kb, report, progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def ingest_documents(
+        self, docs: Iterable[ParsedDocument], kb: str, progress: ProgressListener | None = None
+    ) -> IngestReport:
+        """Index documents that were parsed elsewhere (uploads, evaluation corpora)."""
+        progress = progress or ProgressListener()
+        report = IngestReport(kb=kb, embedding_model=self.embedder.model_id)
+        started = time.perf_counter()
+        self.store.ensure_kb(kb, self.embedder.model_id, self.embedder.dimension)
+        self._index(docs, kb, report, progress)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    @staticmethod
+    def _record(report: IngestReport, progress: ProgressListener, outcome: FileOutcome) -> None:
+        report.files.append(outcome)
+        progress.file_done(outcome)
+
+    def _index(
+        self, docs: Iterable[ParsedDocument], kb: str, report: IngestReport, progress: ProgressListener
+    ) -> None:
+        pending: list[tuple[ParsedDocument, list[Chunk]]] = []
+        pending_chunks = 0
+        for doc in docs:
+            chunks = self.chunker.chunk(doc, kb)
+            if not chunks:
+                self._record(report, progress, FileOutcome(doc.source, "skipped", reason="no text to index"))
+                continue
+            pending.append((doc, chunks))
+            pending_chunks += len(chunks)
+            if pending_chunks >= self.embed_batch:
+                self._flush(pending, kb, report, progress)
+                pending, pending_chunks = [], 0
+        if pending:
+            self._flush(pending, kb, report, progress)
+
+    def _flush(
+        self,
+        pending: list[tuple[ParsedDocument, list[Chunk]]],
+        kb: str,
+        report: IngestReport,
+        progress: ProgressListener,
+    ) -> None:
+        unique: dict[str, int] = {}
+        for _, chunks in pending:
+            for chunk in chunks:
+                unique.setdefault(chunk.text, len(unique))
+        vectors = self.embedder.embed_documents(list(unique))
+        progress.chunks_embedded(sum(len(chunks) for _, chunks in pending))
+        for doc, chunks in pending:
+            self.store.delete(kb, where=MetadataFilter({"doc_id": doc.doc_id}))
+            self.store.upsert(kb, chunks, [vectors[unique[c.text]] for c in chunks])
+            self._record(report, progress, FileOutcome(doc.source, "indexed", chunks=len(chunks)))
+
+

@@ -1,0 +1,108 @@
+"""Settings shared by everything that reads or writes knowledge bases (CLI, API, batch jobs).
+
+Environment variables use the prefix ``RAG_`` and ``__`` for nesting, e.g.
+``RAG_EMBEDDING__MODEL=BAAI/bge-m3`` or ``RAG_STORE__BACKEND=milvus``. An optional TOML file
+(``RAG_CONFIG_FILE``, default ``askdocs.toml`` in the working directory) is read below the
+environment. Secrets (API keys) come from the environment only.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+BUNDLED_MODEL = "bundled:all-minilm-l6-v2"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "askdocs"
+
+
+class EmbeddingSettings(BaseModel):
+    """Which model embeds passages and queries."""
+
+    provider: Literal["sentence-transformers", "openai"] = "sentence-transformers"
+    model: str = Field("BAAI/bge-m3", description="hub name, local path, or 'bundled:all-minilm-l6-v2'")
+    fallback: str | None = Field(
+        BUNDLED_MODEL, description="model used when `model` cannot be loaded; empty to fail instead"
+    )
+    device: str | None = None
+    batch_size: int = Field(32, ge=1, le=4096)
+    allow_download: bool = Field(True, description="fetch `model` from the hub when it is not cached")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. https://api.siliconflow.cn/v1")
+    api_key: SecretStr | None = None
+    dimension: int | None = Field(None, ge=1)
+    max_input_tokens: int = Field(512, ge=16)
+
+
+class HnswSettings(BaseModel):
+    m: int = Field(16, ge=4, le=128)
+    ef_construction: int = Field(200, ge=8)
+    ef_search: int = Field(100, ge=1)
+
+
+class StoreSettings(BaseModel):
+    """Where vectors live: embedded Chroma by default."""
+
+    backend: Literal["chroma", "milvus"] = "chroma"
+    uri: str | None = Field(None, description="Chroma server URL, Milvus URI or Milvus Lite file; default under data_dir")
+    token: SecretStr | None = None
+    hnsw: HnswSettings = HnswSettings()
+
+
+class ChunkingSettings(BaseModel):
+    chunk_tokens: int = Field(400, ge=32, le=8192)
+    overlap_tokens: int = Field(60, ge=0, le=2048)
+    heading_prefix: bool = True
+
+
+class IngestSettings(BaseSettings):
+    """Settings for reading and writing knowledge bases."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        toml_file=os.environ.get("RAG_CONFIG_FILE", "askdocs.toml"),
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    store: StoreSettings = StoreSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls))
+
+    def store_uri(self) -> str:
+        if self.store.uri:
+            return self.store.uri
+        if self.store.backend == "milvus":
+            return str(self.data_dir / "milvus.db")
+        return str(self.data_dir / "chroma")
+
+
+@lru_cache(maxsize=1)
+def get_ingest_settings() -> IngestSettings:
+    return IngestSettings()

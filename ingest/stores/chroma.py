@@ -1,0 +1,259 @@
+"""Chroma implementation of ``VectorStore``: embedded ``PersistentClient`` or a Chroma server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ingest.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound, VectorIndexError
+from ingest.stores.base import HnswParams, MetadataFilter
+from ingest.stores.naming import collection_name, validate_kb_name
+from ingest.types import Chunk, Hit, KnowledgeBaseInfo
+
+_MODEL_KEY = "embedding_model"
+_DIM_KEY = "dimension"
+_KB_KEY = "kb"
+_WRITE_BATCH = 1000
+
+
+def chroma_where(where: MetadataFilter | None) -> dict[str, Any] | None:
+    """Translate our filter into Chroma's ``where`` syntax."""
+    if where is None or where.is_empty():
+        return None
+    clauses: list[dict[str, Any]] = []
+    for key, value in where.equals.items():
+        if isinstance(value, list | tuple | set):
+            clauses.append({key: {"$in": list(value)}})
+        else:
+            clauses.append({key: {"$eq": value}})
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+class ChromaStore:
+    """One Chroma collection per knowledge base, HNSW with cosine space.
+
+    The client is opened on first use. ``path`` selects the embedded store; ``host``/``port``
+    select a Chroma server. Chroma has no per-query ``ef``: a different ``ef_search`` is applied
+    to the collection's configuration before the query.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        *,
+        host: str | None = None,
+        port: int = 8000,
+        ssl: bool = False,
+        hnsw: HnswParams | None = None,
+    ) -> None:
+        if path is None and host is None:
+            raise ValueError("ChromaStore needs a path (embedded) or a host (server)")
+        self._path = Path(path) if path is not None else None
+        self._host = host
+        self._port = port
+        self._ssl = ssl
+        self._hnsw = hnsw or HnswParams()
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._ef_applied: dict[str, int] = {}
+
+    def describe(self) -> str:
+        if self._path is not None:
+            return f"chroma embedded at {self._path}"
+        return f"chroma server at {'https' if self._ssl else 'http'}://{self._host}:{self._port}"
+
+    # -- connection -------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import chromadb
+                from chromadb.config import Settings
+
+                settings = Settings(anonymized_telemetry=False, allow_reset=False)
+                try:
+                    if self._path is not None:
+                        self._path.mkdir(parents=True, exist_ok=True)
+                        self._client = chromadb.PersistentClient(path=str(self._path), settings=settings)
+                    else:
+                        self._client = chromadb.HttpClient(
+                            host=self._host or "127.0.0.1", port=self._port, ssl=self._ssl, settings=settings
+                        )
+                except Exception as exc:  # vendor errors vary by transport
+                    raise VectorIndexError(f"cannot open {self.describe()}: {exc}") from exc
+            return self._client
+
+    def ping(self) -> None:
+        """Raise ``VectorIndexError`` unless the store answers."""
+        try:
+            self._connect().heartbeat()
+        except VectorIndexError:
+            raise
+        except Exception as exc:
+            raise VectorIndexError(f"{self.describe()} is unreachable: {exc}") from exc
+
+    def _collection(self, kb: str) -> Any:
+        client = self._connect()
+        try:
+            return client.get_collection(collection_name(kb), embedding_function=None)
+        except Exception as exc:
+            if _is_not_found(exc):
+                raise KnowledgeBaseNotFound(kb) from exc
+            raise VectorIndexError(f"cannot open knowledge base {kb!r}: {exc}") from exc
+
+    # -- knowledge bases --------------------------------------------------------------------
+    def ensure_kb(self, kb: str, embedding_model: str, dimension: int) -> KnowledgeBaseInfo:
+        validate_kb_name(kb)
+        try:
+            return self._check_model(kb, self.kb_info(kb), embedding_model, dimension)
+        except KnowledgeBaseNotFound:
+            pass
+        client = self._connect()
+        configuration = {
+            "hnsw": {
+                "space": "cosine",
+                "max_neighbors": self._hnsw.m,
+                "ef_construction": self._hnsw.ef_construction,
+                "ef_search": self._hnsw.ef_search,
+            }
+        }
+        metadata = {_KB_KEY: kb, _MODEL_KEY: embedding_model, _DIM_KEY: dimension}
+        try:
+            collection = client.get_or_create_collection(
+                collection_name(kb), metadata=metadata, configuration=configuration, embedding_function=None
+            )
+        except Exception as exc:
+            raise VectorIndexError(f"cannot create knowledge base {kb!r}: {exc}") from exc
+        info = _info_from_collection(kb, collection)
+        return self._check_model(kb, info, embedding_model, dimension)
+
+    @staticmethod
+    def _check_model(kb: str, info: KnowledgeBaseInfo, model: str, dimension: int) -> KnowledgeBaseInfo:
+        if info.embedding_model != model or info.dimension != dimension:
+            raise EmbeddingModelMismatch(kb, info.embedding_model, info.dimension, model, dimension)
+        return info
+
+    def kb_info(self, kb: str) -> KnowledgeBaseInfo:
+        return _info_from_collection(kb, self._collection(kb))
+
+    def list_kbs(self) -> list[KnowledgeBaseInfo]:
+        client = self._connect()
+        infos = []
+        for collection in client.list_collections():
+            meta = collection.metadata or {}
+            if _MODEL_KEY in meta and _KB_KEY in meta:
+                infos.append(_info_from_collection(str(meta[_KB_KEY]), collection))
+        return sorted(infos, key=lambda info: info.name)
+
+    def drop_kb(self, kb: str) -> None:
+        client = self._connect()
+        try:
+            client.delete_collection(collection_name(kb))
+        except Exception as exc:
+            if _is_not_found(exc):
+                raise KnowledgeBaseNotFound(kb) from exc
+            raise VectorIndexError(f"cannot drop knowledge base {kb!r}: {exc}") from exc
+        self._ef_applied.pop(kb, None)
+
+    # -- data -------------------------------------------------------------------------------
+    def upsert(self, kb: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if not chunks:
+            return
+        collection = self._collection(kb)
+        for start in range(0, len(chunks), _WRITE_BATCH):
+            part = chunks[start : start + _WRITE_BATCH]
+            try:
+                collection.upsert(
+                    ids=[c.chunk_id for c in part],
+                    embeddings=[list(map(float, v)) for v in vectors[start : start + _WRITE_BATCH]],
+                    documents=[c.text for c in part],
+                    metadatas=[c.metadata() for c in part],
+                )
+            except Exception as exc:
+                raise VectorIndexError(f"writing to knowledge base {kb!r} failed: {exc}") from exc
+
+    def delete(self, kb: str, *, chunk_ids: Sequence[str] | None = None, where: MetadataFilter | None = None) -> int:
+        collection = self._collection(kb)
+        chroma_filter = chroma_where(where)
+        if chunk_ids is None and chroma_filter is None:
+            raise ValueError("delete needs chunk_ids or a non-empty filter")
+        try:
+            found = collection.get(ids=list(chunk_ids) if chunk_ids is not None else None, where=chroma_filter, include=[])
+            ids = list(found["ids"])
+            if ids:
+                collection.delete(ids=ids)
+        except Exception as exc:
+            raise VectorIndexError(f"deleting from knowledge base {kb!r} failed: {exc}") from exc
+        return len(ids)
+
+    def search(
+        self,
+        kb: str,
+        vector: Sequence[float],
+        top_k: int,
+        *,
+        where: MetadataFilter | None = None,
+        ef_search: int | None = None,
+    ) -> list[Hit]:
+        collection = self._collection(kb)
+        if ef_search is not None and self._ef_applied.get(kb) != ef_search:
+            collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
+            self._ef_applied[kb] = ef_search
+        try:
+            result = collection.query(
+                query_embeddings=[list(map(float, vector))],
+                n_results=top_k,
+                where=chroma_where(where),
+                include=["documents", "metadatas", "distances"],
+            )
+        except Exception as exc:
+            raise VectorIndexError(f"searching knowledge base {kb!r} failed: {exc}") from exc
+        hits = []
+        for chunk_id, text, meta, distance in zip(
+            result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+        ):
+            hits.append(Hit(chunk_id=chunk_id, text=text or "", score=1.0 - float(distance), metadata=dict(meta or {})))
+        return hits
+
+    def count(self, kb: str) -> int:
+        return int(self._collection(kb).count())
+
+    def get(self, kb: str, chunk_ids: Sequence[str]) -> list[Hit]:
+        if not chunk_ids:
+            return []
+        result = self._collection(kb).get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        return [
+            Hit(chunk_id=i, text=t or "", score=1.0, metadata=dict(m or {}))
+            for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+        ]
+
+    def export(self, kb: str, batch_size: int = 512) -> Iterator[tuple[Hit, list[float]]]:
+        collection = self._collection(kb)
+        offset = 0
+        while True:
+            page = collection.get(
+                include=["documents", "metadatas", "embeddings"], limit=batch_size, offset=offset
+            )
+            if not page["ids"]:
+                return
+            for i, t, m, e in zip(page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True):
+                yield Hit(chunk_id=i, text=t or "", score=1.0, metadata=dict(m or {})), [float(x) for x in e]
+            offset += len(page["ids"])
+
+
+def _info_from_collection(kb: str, collection: Any) -> KnowledgeBaseInfo:
+    meta = collection.metadata or {}
+    return KnowledgeBaseInfo(
+        name=kb,
+        embedding_model=str(meta.get(_MODEL_KEY, "")),
+        dimension=int(meta.get(_DIM_KEY, 0)),
+        count=int(collection.count()),
+    )
+
+
+def _is_not_found(exc: Exception) -> bool:
+    name = type(exc).__name__
+    return name in {"NotFoundError", "InvalidCollectionException"} or "does not exist" in str(exc)
