@@ -1,0 +1,67 @@
+"""Errors raised while answering.
+
+    RagError
+    ├── BadRequest              the question or its options are invalid (HTTP 400/413/422)
+    ├── RetrievalError          the knowledge base could not be searched
+    │   └── UnknownKnowledgeBase
+    ├── WebSearchError          the search proxy failed (answers go on from the knowledge base)
+    └── LLMError                the chat model failed
+        ├── LLMRateLimited      429 from every profile
+        ├── LLMTimeout          connect/read timeout or a stalled stream
+        ├── LLMUnavailable      connection refused, 5xx, no profile reachable
+        └── LLMBadResponse      the endpoint answered something that is not a chat completion
+
+Each maps to one HTTP status in ``rag.api``'s exception handler.
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class of every answering error; ``code`` is stable for clients."""
+
+    code = "rag_error"
+
+
+class BadRequest(RagError):
+    code = "bad_request"
+
+
+class RetrievalError(RagError):
+    code = "retrieval_failed"
+
+
+class UnknownKnowledgeBase(RetrievalError):
+    code = "unknown_knowledge_base"
+
+    def __init__(self, kb: str) -> None:
+        super().__init__(f"knowledge base {kb!r} does not exist")
+        self.kb = kb
+
+
+class WebSearchError(RagError):
+    code = "web_search_failed"
+
+
+class LLMError(RagError):
+    code = "llm_error"
+
+
+class LLMRateLimited(LLMError):
+    code = "llm_rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LLMTimeout(LLMError):
+    code = "llm_timeout"
+
+
+class LLMUnavailable(LLMError):
+    code = "llm_unavailable"
+
+
+class LLMBadResponse(LLMError):
+    code = "llm_bad_response"

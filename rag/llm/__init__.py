@@ -1,0 +1,1 @@
+"""The chat model client: OpenAI-compatible endpoints serving DeepSeek-R1."""
