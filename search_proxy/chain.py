@@ -1,0 +1,69 @@
+"""The ordered fallback chain: try each provider until one returns hits.
+
+A provider that errors, times out or returns nothing hands over to the next; what failed is
+reported as warnings so callers can see degraded answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from search_proxy.errors import AllProvidersFailed, NoProviderConfigured, ProviderError
+from search_proxy.models import ProviderHit, ProviderQuery
+from search_proxy.providers.base import SearchProvider
+
+log = logging.getLogger("search_proxy.chain")
+
+
+@dataclass
+class ChainResult:
+    provider: str | None
+    hits: list[ProviderHit]
+    warnings: list[str] = field(default_factory=list)
+
+
+class ProviderChain:
+    """Providers in the configured order; ``names`` is what ``/readyz`` reports."""
+
+    def __init__(self, providers: Sequence[SearchProvider]) -> None:
+        self._providers = list(providers)
+
+    @property
+    def names(self) -> list[str]:
+        return [provider.name for provider in self._providers]
+
+    async def search(self, query: ProviderQuery) -> ChainResult:
+        """First non-empty answer wins; all-empty is a valid empty result; all-errored raises."""
+        if not self._providers:
+            raise NoProviderConfigured("no search provider is configured (see SEARCH_PROXY_PROVIDERS__*)")
+        warnings: list[str] = []
+        errors = 0
+        for provider in self._providers:
+            started = time.monotonic()
+            try:
+                answer = await provider.search(query)
+            except ProviderError as exc:
+                errors += 1
+                warnings.append(f"{provider.name} failed ({exc.code}): {_reason(exc)}")
+                log.warning("provider failed", extra={"provider": provider.name, "error": exc.code})
+                continue
+            warnings += answer.notes
+            took_ms = round((time.monotonic() - started) * 1000)
+            if answer.hits:
+                log.info(
+                    "provider answered", extra={"provider": provider.name, "hits": len(answer.hits), "took_ms": took_ms}
+                )
+                return ChainResult(provider=provider.name, hits=answer.hits, warnings=warnings)
+            warnings.append(f"{provider.name} returned no results")
+        if errors == len(self._providers):
+            raise AllProvidersFailed("every search provider failed", warnings)
+        return ChainResult(provider=None, hits=[], warnings=warnings)
+
+
+def _reason(exc: ProviderError) -> str:
+    text = str(exc)
+    prefix = f"{exc.provider}: "
+    return text[len(prefix) :] if text.startswith(prefix) else text

@@ -1,0 +1,140 @@
+"""Wire types of the search proxy: the request callers send and the response they get back.
+
+``ProviderHit`` is what a provider adapter returns before ranking and page fetching; the HTTP
+shapes of each provider never leak past its adapter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+MAX_K = 20
+MAX_QUERY_CHARS = 400  # Tavily rejects longer queries and Brave's older limit is the same
+_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")
+_TRUE = {"true", "yes", "on"}
+_FALSE = {"false", "no", "off", ""}
+
+Freshness = Literal["day", "week", "month", "year"]
+
+
+def _parse_fetch(value: Any) -> Any:
+    """``fetch=true`` means the configured default, ``fetch=N`` means the top N, ``false``/``0`` none."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        if text.isdigit():
+            return int(text)
+        raise ValueError("fetch must be true, false or a number of pages")
+    return value
+
+
+def _check_fetch(value: bool | int) -> bool | int:
+    if not isinstance(value, bool) and not 0 <= value <= MAX_K:
+        raise ValueError(f"fetch must be between 0 and {MAX_K} pages")
+    return value
+
+
+def _normalise_query(value: str) -> str:
+    text = " ".join(value.split())
+    if not text:
+        raise ValueError("q must not be empty")
+    return text
+
+
+def _check_lang(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if not _LANG.match(value):
+        raise ValueError("lang must be a language tag such as 'en' or 'zh-CN'")
+    return value
+
+
+FetchPages = Annotated[bool | int, BeforeValidator(_parse_fetch), AfterValidator(_check_fetch)]
+
+
+class SearchRequest(BaseModel):
+    """``GET /search`` query parameters or the ``POST /search`` JSON body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(_normalise_query)]
+    k: int = Field(default=10, ge=1, le=MAX_K)
+    lang: Annotated[str | None, AfterValidator(_check_lang)] = None
+    freshness: Freshness | None = None
+    fetch: FetchPages = False
+    # The caller's own deadline: page fetching is cut short so the reply arrives before it.
+    deadline_s: float | None = Field(default=None, gt=0, le=120)
+
+    def pages_to_fetch(self, default_pages: int, max_pages: int) -> int:
+        if self.fetch is True:
+            wanted = default_pages
+        elif self.fetch is False:
+            wanted = 0
+        else:
+            wanted = self.fetch
+        return min(wanted, max_pages, self.k)
+
+
+class SearchResult(BaseModel):
+    rank: int
+    title: str
+    url: str
+    snippet: str
+    published_at: datetime | None = None
+    site: str | None = None
+    # Main text of the page, present only when it was fetched and extracted.
+    content: str | None = None
+
+
+class SearchResponse(BaseModel):
+    query: str
+    provider: str | None
+    results: list[SearchResult]
+    cached: bool = False
+    took_ms: int
+    warnings: list[str] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    warnings: list[str] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+@dataclass(frozen=True)
+class ProviderQuery:
+    """What the chain asks each provider; adapters map it onto their own parameters."""
+
+    q: str
+    k: int
+    lang: str | None = None
+    freshness: Freshness | None = None
+
+
+@dataclass
+class ProviderHit:
+    title: str
+    url: str
+    snippet: str
+    published_at: datetime | None = None
+    site: str | None = None
+
+
+@dataclass
+class ProviderAnswer:
+    """Hits plus non-fatal notes from the provider (e.g. SearXNG engines that timed out)."""
+
+    hits: list[ProviderHit]
+    notes: list[str] = field(default_factory=list)
