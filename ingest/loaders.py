@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,9 @@ _TEXT_FORMATS = {".html", ".htm", ".md", ".markdown", ".txt", ".csv", ".eml"}
 _ZIP_FORMATS = {".docx": "DOCX", ".pptx": "PPTX", ".xlsx": "XLSX"}
 _TITLE_CATEGORIES = {"Title"}
 _SKIP_CATEGORIES = {"PageBreak", "Header", "Footer", "PageNumber"}
+
+# pdfminer writes glyphs it cannot map to Unicode (bullets, dingbats) as "(cid:N)".
+_UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)\s?")
 
 disable_analytics()
 
@@ -107,7 +111,7 @@ def _to_elements(raw: list[Any], plain_text: bool) -> list[Element]:
         category = type(item).__name__ if not getattr(item, "category", None) else str(item.category)
         if category in _SKIP_CATEGORIES:
             continue
-        text = (getattr(item, "text", "") or "").strip()
+        text = _UNMAPPED_GLYPH.sub("", getattr(item, "text", "") or "").strip()
         meta = getattr(item, "metadata", None)
         page = getattr(meta, "page_number", None) if meta is not None else None
         html = getattr(meta, "text_as_html", None) if meta is not None else None

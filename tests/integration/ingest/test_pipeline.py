@@ -1,0 +1,116 @@
+"""The ingestion pipeline against a real embedded Chroma and the bundled model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.errors import EmbeddingModelMismatch
+from ingest.pipeline import FileOutcome, Indexer, ProgressListener
+from ingest.stores.chroma import ChromaStore
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+MIXED = ROOT / "tests" / "fixtures" / "mixed_batch"
+BAD = ROOT / "tests" / "fixtures" / "bad_files"
+
+
+class Recorder(ProgressListener):
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.done: list[FileOutcome] = []
+        self.embedded = 0
+
+    def files_found(self, total: int) -> None:
+        self.total = total
+
+    def file_done(self, outcome: FileOutcome) -> None:
+        self.done.append(outcome)
+
+    def chunks_embedded(self, count: int) -> None:
+        self.embedded += count
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ChromaStore:
+    return ChromaStore(tmp_path / "chroma")
+
+
+def test_corrupt_file_is_skipped_and_the_rest_indexed(bundled_embedder: Any, store: ChromaStore) -> None:
+    progress = Recorder()
+    report = Indexer(bundled_embedder, store).ingest_paths([MIXED], "mixed", progress)
+    indexed = sorted(Path(f.path).name for f in report.indexed)
+    assert indexed == ["dock_checklist.md", "shift_handover.txt"]
+    assert [(Path(f.path).name, f.reason) for f in report.skipped] == [
+        ("truncated.pdf", "truncated or damaged PDF (no end-of-file marker)")
+    ]
+    assert progress.total == 3 and len(progress.done) == 3
+    assert progress.embedded == report.chunks == store.count("mixed")
+    hits = store.search("mixed", bundled_embedder.embed_query("dedicated 16 A circuit"), 1)
+    assert hits[0].source.endswith("dock_checklist.md")
+
+
+def test_every_bad_file_is_reported_with_a_reason(bundled_embedder: Any, store: ChromaStore) -> None:
+    report = Indexer(bundled_embedder, store).ingest_paths([BAD], "bad")
+    reasons = {Path(f.path).name: f.reason for f in report.skipped}
+    assert set(reasons) == {"truncated.pdf", "not_really.docx", "empty.txt", "binary.md", "unknown.xyz"}
+    assert all(reasons.values())
+    assert [Path(f.path).name for f in report.indexed] == ["gbk_notes.txt"]
+
+
+def test_reingesting_is_idempotent(bundled_embedder: Any, store: ChromaStore) -> None:
+    indexer = Indexer(bundled_embedder, store)
+    first = indexer.ingest_paths([MIXED], "kb")
+    count = store.count("kb")
+    second = indexer.ingest_paths([MIXED], "kb")
+    assert store.count("kb") == count == first.chunks == second.chunks
+
+
+def test_a_changed_file_replaces_its_old_chunks(bundled_embedder: Any, store: ChromaStore, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    doc = folder / "policy.md"
+    doc.write_text("# Policy\n\n" + "The old rule says robots park in bay seven. " * 60)
+    indexer = Indexer(bundled_embedder, store)
+    indexer.ingest_paths([folder], "kb")
+    doc.write_text("# Policy\n\nThe new rule says robots park in bay two.\n")
+    indexer.ingest_paths([folder], "kb")
+    texts = [h.text for h in store.search("kb", bundled_embedder.embed_query("where do robots park"), 10)]
+    assert store.count("kb") == 1
+    assert "bay two" in texts[0] and not any("bay seven" in t for t in texts)
+
+
+def test_identical_chunk_texts_are_embedded_once(bundled_embedder: Any, store: ChromaStore, tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(bundled_embedder, name)
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            calls.append(len(texts))
+            return bundled_embedder.embed_documents(texts)
+
+    for name in ("a.txt", "b.txt"):
+        (tmp_path / name).write_text("Identical notice posted in every warehouse.\n")
+    report = Indexer(Counting(), store).ingest_paths([tmp_path / "a.txt", tmp_path / "b.txt"], "kb")  # type: ignore[arg-type]
+    assert report.chunks == 2 and store.count("kb") == 2
+    assert sum(calls) == 1
+
+
+def test_a_kb_refuses_another_embedding_model(bundled_embedder: Any, store: ChromaStore) -> None:
+    store.ensure_kb("kb", "BAAI/bge-m3", 1024)
+    with pytest.raises(EmbeddingModelMismatch, match="BAAI/bge-m3"):
+        Indexer(bundled_embedder, store).ingest_paths([MIXED / "dock_checklist.md"], "kb")
+
+
+def test_hidden_files_are_ignored(bundled_embedder: Any, store: ChromaStore, tmp_path: Path) -> None:
+    shutil.copy(MIXED / "dock_checklist.md", tmp_path / "visible.md")
+    (tmp_path / ".hidden").mkdir()
+    shutil.copy(MIXED / "dock_checklist.md", tmp_path / ".hidden" / "secret.md")
+    report = Indexer(bundled_embedder, store).ingest_paths([tmp_path], "kb")
+    assert [Path(f.path).name for f in report.files] == ["visible.md"]
