@@ -163,7 +163,9 @@ class Chunker:
             if self._count(block.text) <= self.size:
                 out.append(block)
             else:
-                out.extend(_Block(text=t, pages=set(pages), section=section) for t in self._splitter.split_text(block.text))
+                out.extend(
+                    _Block(text=t, pages=set(pages), section=section) for t in self._splitter.split_text(block.text)
+                )
         return out
 
     # -- across sections --------------------------------------------------------------------

@@ -3,6 +3,7 @@
     IngestError
     ├── ParseError               a file could not be read or parsed (corrupt, unsupported, undecodable)
     │   └── UnsupportedFormat    no loader for the file's type
+    ├── InvalidKnowledgeBaseName a knowledge-base name the stores cannot hold
     ├── EmbeddingError           the embedding model could not be loaded or called
     ├── VectorIndexError         the vector store refused an operation or is unreachable
     │   └── KnowledgeBaseNotFound
@@ -30,6 +31,10 @@ class ParseError(IngestError):
 
 class UnsupportedFormat(ParseError):
     """No loader handles this file's extension."""
+
+
+class InvalidKnowledgeBaseName(IngestError, ValueError):
+    """The name breaks the naming rule (a caller's mistake, not a store failure)."""
 
 
 class EmbeddingError(IngestError):

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from ingest.chunking import Chunker, ChunkingConfig
 from ingest.embedders.base import Embedder
@@ -68,6 +68,14 @@ class ProgressListener:
         pass
 
 
+class ChunkSink(Protocol):
+    """Another index kept in step with the vector store (e.g. a lexical index)."""
+
+    def replace_document(self, kb: str, doc_id: str, chunks: list[Chunk]) -> None:
+        """Make ``chunks`` the document's only chunks in this index."""
+        ...
+
+
 def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Files under ``paths`` in a stable order, hidden files and folders left out."""
     for raw in paths:
@@ -96,9 +104,11 @@ class Indexer:
         chunking: ChunkingConfig | None = None,
         *,
         embed_batch: int = 128,
+        sinks: list[ChunkSink] | None = None,
     ) -> None:
         self.embedder = embedder
         self.store = store
+        self.sinks = list(sinks or [])
         self.chunker = Chunker(embedder.count_tokens, chunking, max_tokens=embedder.max_input_tokens)
         self.embed_batch = embed_batch
 
@@ -148,9 +158,7 @@ class Indexer:
         report.files.append(outcome)
         progress.file_done(outcome)
 
-    def _index(
-        self, docs: Iterable[ParsedDocument], kb: str, report: IngestReport, progress: ProgressListener
-    ) -> None:
+    def _index(self, docs: Iterable[ParsedDocument], kb: str, report: IngestReport, progress: ProgressListener) -> None:
         pending: list[tuple[ParsedDocument, list[Chunk]]] = []
         pending_chunks = 0
         for doc in docs:
@@ -182,6 +190,6 @@ class Indexer:
         for doc, chunks in pending:
             self.store.delete(kb, where=MetadataFilter({"doc_id": doc.doc_id}))
             self.store.upsert(kb, chunks, [vectors[unique[c.text]] for c in chunks])
+            for sink in self.sinks:
+                sink.replace_document(kb, doc.doc_id, chunks)
             self._record(report, progress, FileOutcome(doc.source, "indexed", chunks=len(chunks)))
-
-

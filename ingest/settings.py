@@ -56,7 +56,9 @@ class StoreSettings(BaseModel):
     """Where vectors live: embedded Chroma by default."""
 
     backend: Literal["chroma", "milvus"] = "chroma"
-    uri: str | None = Field(None, description="Chroma server URL, Milvus URI or Milvus Lite file; default under data_dir")
+    uri: str | None = Field(
+        None, description="Chroma server URL, Milvus URI or Milvus Lite file (default: under data_dir)"
+    )
     token: SecretStr | None = None
     hnsw: HnswSettings = HnswSettings()
 
@@ -91,7 +93,7 @@ class IngestSettings(BaseSettings):
         init_settings: PydanticBaseSettingsSource,
         env_settings: PydanticBaseSettingsSource,
         dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - secrets come from the environment
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls))
 

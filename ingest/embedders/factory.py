@@ -69,7 +69,9 @@ def _sentence_transformer(settings: EmbeddingSettings) -> SentenceTransformerEmb
         return cached
     except EmbeddingError as exc:
         if not _hub_reachable():
-            raise EmbeddingError(f"{settings.model!r} is not in the local cache and the model hub is unreachable") from exc
+            raise EmbeddingError(
+                f"{settings.model!r} is not in the local cache and the model hub is unreachable"
+            ) from exc
     return SentenceTransformerEmbedder(settings.model, **kwargs)  # type: ignore[arg-type]
 
 

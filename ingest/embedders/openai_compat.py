@@ -108,7 +108,9 @@ class OpenAIEmbedder:
         except _Retryable as exc:
             raise EmbeddingError(f"embeddings endpoint {self._url} failed after retries: {exc}") from exc
         if response.status_code >= 400:
-            raise EmbeddingError(f"embeddings endpoint {self._url} answered {response.status_code}: {response.text[:300]}")
+            raise EmbeddingError(
+                f"embeddings endpoint {self._url} answered {response.status_code}: {response.text[:300]}"
+            )
         try:
             data = sorted(response.json()["data"], key=lambda item: item.get("index", 0))
             vectors = [_normalise([float(x) for x in item["embedding"]]) for item in data]

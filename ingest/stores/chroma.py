@@ -94,9 +94,10 @@ class ChromaStore:
             raise VectorIndexError(f"{self.describe()} is unreachable: {exc}") from exc
 
     def _collection(self, kb: str) -> Any:
+        name = collection_name(kb)
         client = self._connect()
         try:
-            return client.get_collection(collection_name(kb), embedding_function=None)
+            return client.get_collection(name, embedding_function=None)
         except Exception as exc:
             if _is_not_found(exc):
                 raise KnowledgeBaseNotFound(kb) from exc
@@ -147,9 +148,10 @@ class ChromaStore:
         return sorted(infos, key=lambda info: info.name)
 
     def drop_kb(self, kb: str) -> None:
+        name = collection_name(kb)
         client = self._connect()
         try:
-            client.delete_collection(collection_name(kb))
+            client.delete_collection(name)
         except Exception as exc:
             if _is_not_found(exc):
                 raise KnowledgeBaseNotFound(kb) from exc
@@ -180,8 +182,11 @@ class ChromaStore:
         chroma_filter = chroma_where(where)
         if chunk_ids is None and chroma_filter is None:
             raise ValueError("delete needs chunk_ids or a non-empty filter")
+        if chunk_ids is not None and not chunk_ids:
+            return 0  # Chroma rejects an empty id list
         try:
-            found = collection.get(ids=list(chunk_ids) if chunk_ids is not None else None, where=chroma_filter, include=[])
+            ids_arg = list(dict.fromkeys(chunk_ids)) if chunk_ids is not None else None
+            found = collection.get(ids=ids_arg, where=chroma_filter, include=[])
             ids = list(found["ids"])
             if ids:
                 collection.delete(ids=ids)
@@ -199,10 +204,13 @@ class ChromaStore:
         ef_search: int | None = None,
     ) -> list[Hit]:
         collection = self._collection(kb)
-        if ef_search is not None and self._ef_applied.get(kb) != ef_search:
-            collection.modify(configuration={"hnsw": {"ef_search": ef_search}})
-            self._ef_applied[kb] = ef_search
+        # ef_search lives in the collection's configuration, so a per-query value is applied
+        # there and put back to the configured default by the next query that gives none.
+        ef = ef_search or self._hnsw.ef_search
         try:
+            if self._ef_applied.get(kb, self._hnsw.ef_search) != ef:
+                collection.modify(configuration={"hnsw": {"ef_search": ef}})
+                self._ef_applied[kb] = ef
             result = collection.query(
                 query_embeddings=[list(map(float, vector))],
                 n_results=top_k,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -136,7 +137,7 @@ class MilvusStore:
                 message = str(exc)
                 if kb is not None and _is_not_found(exc):
                     raise KnowledgeBaseNotFound(kb) from exc
-                if kb is not None and attempt == 0 and "not loaded" in message.lower():
+                if kb is not None and attempt == 0 and _is_not_loaded(exc):
                     client.load_collection(collection_name(kb))
                     continue
                 raise VectorIndexError(f"{what or 'milvus call'} failed on {self.describe()}: {message}") from exc
@@ -371,10 +372,22 @@ class MilvusStore:
         finally:
             iterator.close()
 
-    def flush(self, kb: str) -> None:
-        """Seal buffered writes so they are indexed; call once after a bulk load, never per write."""
+    def flush(self, kb: str, *, wait_for_index: bool = True, timeout: float = 600.0) -> None:
+        """Seal buffered writes and (by default) wait until they are indexed.
+
+        For the end of a bulk load, never per write: the server rate-limits flushes, and
+        visibility does not need them (see the module docstring).
+        """
         name = collection_name(kb)
         self._call(kb, lambda c: c.flush(name), f"flushing knowledge base {kb!r}")
+        deadline = time.monotonic() + timeout
+        while wait_for_index:
+            state = self._call(kb, lambda c: c.describe_index(name, _VECTOR), f"describing index of {kb!r}")
+            if int(state.get("pending_index_rows", 0)) == 0 and state.get("state") in (None, "Finished"):
+                return
+            if time.monotonic() > deadline:
+                raise VectorIndexError(f"index of knowledge base {kb!r} not built after {timeout:.0f}s: {state}")
+            time.sleep(0.5)
 
     # -- capabilities -----------------------------------------------------------------------
     def supports_full_text_search(self) -> bool:
@@ -452,6 +465,12 @@ def _hit(chunk_id: Any, entity: dict[str, Any], score: float) -> Hit:
     if "chunk_index" in meta:
         meta["chunk_index"] = int(meta["chunk_index"])
     return Hit(chunk_id=str(chunk_id), text=str(entity.get(_TEXT) or ""), score=score, metadata=meta)
+
+
+def _is_not_loaded(exc: Exception) -> bool:
+    """Collections are released after Milvus Lite reopens a file, or by an operator on a server."""
+    text = str(exc).lower()
+    return getattr(exc, "code", None) == 101 or "not loaded" in text or "released" in text
 
 
 def _is_not_found(exc: Exception) -> bool:

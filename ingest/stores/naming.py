@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import re
 
-from ingest.errors import VectorIndexError
+from ingest.errors import InvalidKnowledgeBaseName
 
 _KB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 
 
 def validate_kb_name(kb: str) -> str:
-    """Return ``kb`` if it is a valid knowledge-base name, else raise ``VectorIndexError``.
+    """Return ``kb`` if it is a valid knowledge-base name, else raise ``InvalidKnowledgeBaseName``.
 
     Letters, digits, ``_`` and ``-``, 1–63 characters, starting with a letter or digit, no ``__``
     (reserved for the ``-`` mapping): what Chroma and Milvus collection names both accept.
     """
     if not _KB_NAME.match(kb) or "__" in kb:
-        raise VectorIndexError(
-            f"invalid knowledge base name {kb!r}: use 1-63 letters, digits, '_' or '-' (no '__'), starting with a letter or digit"
+        raise InvalidKnowledgeBaseName(
+            f"invalid knowledge base name {kb!r}: use 1-63 letters, digits, '_' or '-' (no '__'), "
+            "starting with a letter or digit"
         )
     return kb
 

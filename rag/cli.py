@@ -1,0 +1,188 @@
+"""The ``rag`` command: ingest files, ask questions, serve the API, run the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from ingest.errors import IngestError
+from rag import cli_output as ui
+from rag.components import Components, build_components
+from rag.errors import RagError
+from rag.events import AnswerEvent, DoneEvent, ReasoningEvent, SourcesEvent, WarningEvent
+from rag.settings import RagSettings, get_settings
+from rag.types import AskRequest
+
+app = typer.Typer(
+    help="Ask your documents: ingest files into a knowledge base and get cited answers.", no_args_is_help=True
+)
+kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+
+EXIT_PARTIAL = 2  # some files were skipped; the rest were indexed
+EXIT_FAILED = 1
+
+DEMO_QUESTION = "How long is the standard warranty on Northwind robots?"
+KbOption = Annotated[str, typer.Option("--kb", help="knowledge base name (letters, digits, '_' or '-')")]
+
+
+def _components(settings: RagSettings) -> Components:
+    components = build_components(settings)
+    ui.warn_fallback(components.embedder_choice)
+    return components
+
+
+def _fail(exc: Exception) -> None:
+    ui.err.print(f"[red]error:[/red] {exc}")
+    raise typer.Exit(EXIT_FAILED)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log more")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders to index (folders recursively)")],
+    kb: KbOption = "default",
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Index files into a knowledge base. Exit code 0: all indexed; 2: some skipped; 1: failed."""
+    settings = get_settings()
+    try:
+        components = _components(settings)
+        with ui.RichProgress(ui.err) as progress:
+            report = components.indexer().ingest_paths(paths, kb, progress)
+    except (IngestError, RagError) as exc:
+        _fail(exc)
+        return
+    if as_json:
+        summary = {
+            "kb": report.kb,
+            "embedding_model": report.embedding_model,
+            "indexed": len(report.indexed),
+            "skipped": [{"path": f.path, "reason": f.reason} for f in report.skipped],
+            "chunks": report.chunks,
+            "seconds": round(report.seconds, 3),
+        }
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+    else:
+        ui.print_report(report)
+    if report.skipped:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+async def _ask(components: Components, request: AskRequest, show_reasoning: bool, as_json: bool) -> None:
+    in_reasoning = False
+    async for event in components.orchestrator.stream(request):
+        if as_json:
+            if isinstance(event, DoneEvent):
+                sys.stdout.write(event.response.model_dump_json(indent=2) + "\n")
+            continue
+        if isinstance(event, SourcesEvent):
+            ui.out.print("[bold]sources[/bold]")
+            ui.print_sources(event.sources, with_snippets=components.chat is None)
+            ui.out.print()
+        elif isinstance(event, ReasoningEvent) and show_reasoning:
+            if not in_reasoning:
+                ui.out.print("[dim italic]thinking…[/dim italic]")
+                in_reasoning = True
+            ui.out.print(event.text, end="", style="dim", highlight=False, markup=False)
+        elif isinstance(event, AnswerEvent):
+            if in_reasoning:
+                ui.out.print("\n")
+                in_reasoning = False
+            ui.out.print(event.text, end="", highlight=False, markup=False)
+        elif isinstance(event, WarningEvent):
+            ui.err.print(f"[yellow]warning:[/yellow] {event.message}")
+        elif isinstance(event, DoneEvent):
+            response = event.response
+            if response.mode == "retrieval_only":
+                ui.out.print(f"[bold yellow]{response.notice}[/bold yellow]")
+            else:
+                ui.out.print()
+            response.warnings = []  # already shown as they came
+            ui.print_footer(response)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="the question")],
+    kb: KbOption = "default",
+    top_k: Annotated[int | None, typer.Option("--top-k", help="passages to retrieve")] = None,
+    web: Annotated[str, typer.Option("--web", help="web search: off, on or auto", show_default=True)] = "off",
+    reasoning: Annotated[bool, typer.Option("--reasoning/--no-reasoning", help="show the model's reasoning")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="print the full response as JSON")] = False,
+) -> None:
+    """Ask a question and stream the cited answer."""
+    web_mode: bool | Literal["auto"] = {"off": False, "on": True, "true": True, "auto": "auto"}.get(web, None)  # type: ignore[assignment]
+    if web_mode is None:
+        _fail(ValueError(f"--web must be off, on or auto, not {web!r}"))
+    settings = get_settings()
+    try:
+        components = _components(settings)
+        request = AskRequest(question=question, kb=kb, top_k=top_k, web=web_mode, include_reasoning=reasoning)
+        asyncio.run(_ask(components, request, reasoning, as_json))
+    except (IngestError, RagError) as exc:
+        _fail(exc)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default from RAG_API__HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default from RAG_API__PORT)")] = None,
+) -> None:
+    """Start the REST API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from rag.api import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port)
+
+
+@kb_app.command("list")
+def kb_list() -> None:
+    """List knowledge bases with their embedding model and chunk count."""
+    from ingest.embedders.factory import EmbedderChoice  # noqa: F401 - keeps import cost off other commands
+
+    settings = get_settings()
+    from rag.components import make_store
+
+    try:
+        kbs = make_store(settings).list_kbs()
+    except IngestError as exc:
+        _fail(exc)
+        return
+    for info in kbs:
+        ui.out.print(f"{info.name}\t{info.embedding_model} ({info.dimension}-d)\t{info.count} chunks", highlight=False)
+
+
+@app.command()
+def demo(
+    data: Annotated[Path, typer.Option(help="folder to index")] = Path("data"),
+    kb: KbOption = "sample",
+    question: Annotated[
+        str, typer.Option(help="question to ask")
+    ] = "How long is the standard warranty on Northwind robots?",
+) -> None:
+    """Index the sample knowledge base and answer one question (works offline)."""
+    settings = get_settings()
+    try:
+        components = _components(settings)
+        with ui.RichProgress(ui.err) as progress:
+            report = components.indexer().ingest_paths([data], kb, progress)
+        ui.print_report(report)
+        ui.out.print(f"\n[bold]question:[/bold] {question}\n")
+        asyncio.run(_ask(components, AskRequest(question=question, kb=kb), True, False))
+    except (IngestError, RagError) as exc:
+        _fail(exc)

@@ -1,0 +1,91 @@
+"""Knowledge-base retrieval: embed the question, search, drop near-duplicates, keep scores."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ingest.embedders.base import Embedder
+from ingest.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound, VectorIndexError
+from ingest.stores.base import VectorStore
+from ingest.types import Hit
+from rag.errors import RetrievalError, UnknownKnowledgeBase
+
+_SPACE = re.compile(r"\s+")
+
+
+def _shingles(text: str, size: int = 4) -> set[str]:
+    """Character shingles work for Chinese and English alike (no tokenizer needed)."""
+    flat = _SPACE.sub(" ", text.lower()).strip()
+    if len(flat) <= size:
+        return {flat}
+    return {flat[i : i + size] for i in range(len(flat) - size + 1)}
+
+
+def _similarity(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def drop_near_duplicates(hits: list[Hit], threshold: float) -> list[Hit]:
+    """Keep the best-ranked of each group of passages whose shingle Jaccard reaches ``threshold``.
+
+    Overlapping chunks and the same paragraph in two files otherwise crowd out other evidence.
+    """
+    kept: list[tuple[Hit, set[str]]] = []
+    for hit in hits:
+        shingles = _shingles(hit.text)
+        if any(_similarity(shingles, other) >= threshold for _, other in kept):
+            continue
+        kept.append((hit, shingles))
+    return [hit for hit, _ in kept]
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    hits: list[Hit]
+
+    @property
+    def best_score(self) -> float | None:
+        return max((h.score for h in self.hits), default=None)
+
+
+class Retriever:
+    """Dense retrieval over one store with the embedder the knowledge base was built with."""
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: VectorStore,
+        *,
+        candidate_factor: int = 3,
+        near_duplicate_threshold: float = 0.85,
+        ef_search: int | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.store = store
+        self.candidate_factor = candidate_factor
+        self.near_duplicate_threshold = near_duplicate_threshold
+        self.ef_search = ef_search
+
+    def check_kb(self, kb: str) -> None:
+        """Raise ``UnknownKnowledgeBase`` or ``EmbeddingModelMismatch`` before any work is done."""
+        try:
+            info = self.store.kb_info(kb)  # InvalidKnowledgeBaseName passes through: the caller's mistake
+        except KnowledgeBaseNotFound as exc:
+            raise UnknownKnowledgeBase(kb) from exc
+        except VectorIndexError as exc:
+            raise RetrievalError(str(exc)) from exc
+        dimension = self.embedder.dimension
+        if info.embedding_model != self.embedder.model_id or info.dimension != dimension:
+            raise EmbeddingModelMismatch(kb, info.embedding_model, info.dimension, self.embedder.model_id, dimension)
+
+    def retrieve(self, question: str, kb: str, top_k: int) -> Retrieved:
+        self.check_kb(kb)
+        vector = self.embedder.embed_query(question)
+        try:
+            candidates = self.store.search(kb, vector, top_k * self.candidate_factor, ef_search=self.ef_search)
+        except KnowledgeBaseNotFound as exc:
+            raise UnknownKnowledgeBase(kb) from exc
+        except VectorIndexError as exc:
+            raise RetrievalError(str(exc)) from exc
+        return Retrieved(hits=drop_near_duplicates(candidates, self.near_duplicate_threshold)[:top_k])

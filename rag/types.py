@@ -1,0 +1,83 @@
+"""Requests, answers, sources and citations as the API and CLI show them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class HistoryTurn(BaseModel):
+    """An earlier turn; assistant turns carry the answer only, never reasoning."""
+
+    role: Literal["user", "assistant"]
+    content: str = Field(..., max_length=20000)
+
+
+class AskRequest(BaseModel):
+    question: str = Field(..., description="the question, in any language")
+    kb: str = Field(..., description="knowledge base to answer from")
+    top_k: int | None = Field(None, description="passages to retrieve (default from settings)")
+    stream: bool = False
+    include_reasoning: bool = True
+    history: list[HistoryTurn] = Field(default_factory=list)
+    web: bool | Literal["auto"] = False
+
+
+class Source(BaseModel):
+    """A numbered passage given to the model; ``id`` is the N of ``[citation:N]``."""
+
+    id: int
+    origin: Literal["kb", "web"] = "kb"
+    title: str
+    uri: str
+    snippet: str
+    score: float | None = None
+    doc_id: str | None = None
+    chunk_id: str | None = None
+    pages: list[int] = Field(default_factory=list)
+    section: str | None = None
+    site: str | None = None
+    published_at: str | None = None
+
+
+class Citation(BaseModel):
+    """A source the answer cites, with how often."""
+
+    source_id: int
+    title: str
+    uri: str
+    origin: Literal["kb", "web"] = "kb"
+    count: int = 1
+
+
+class UsageInfo(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+
+
+class Timings(BaseModel):
+    retrieval_ms: float = 0.0
+    web_ms: float | None = None
+    llm_ttft_ms: float | None = None
+    total_ms: float = 0.0
+
+
+class AskResponse(BaseModel):
+    answer: str
+    reasoning: str | None = None
+    sources: list[Source]
+    citations: list[Citation]
+    model: str | None = None
+    mode: Literal["llm", "retrieval_only"] = "llm"
+    notice: str | None = None
+    usage: UsageInfo = UsageInfo()
+    timings: Timings = Timings()
+    warnings: list[str] = Field(default_factory=list)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any | None = None
