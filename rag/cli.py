@@ -186,3 +186,7 @@ def demo(
         asyncio.run(_ask(components, AskRequest(question=question, kb=kb), True, False))
     except (IngestError, RagError) as exc:
         _fail(exc)
+
+
+if __name__ == "__main__":
+    app()
