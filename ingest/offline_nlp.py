@@ -43,5 +43,5 @@ def install_offline_nlp() -> None:
         from unstructured.nlp import tokenize
 
         nlp = _blank_english()
-        tokenize._get_nlp = lambda: nlp  # the module looks the loader up at call time
+        tokenize._get_nlp = lambda: nlp  # type: ignore[assignment]  # looked up at call time
         _done = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
@@ -52,7 +52,7 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        built = components or await anyio.to_thread.run_sync(build_components, settings)
+        built = components if components is not None else await anyio.to_thread.run_sync(build_components, settings)
         if built.embedder_choice.is_fallback:
             log.warning(
                 "EMBEDDING MODEL FALLBACK in use: %s (requested %s): %s",
@@ -131,7 +131,7 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
     return app
 
 
-async def _sse(first: AskEvent, events: AsyncIterator[AskEvent]) -> AsyncIterator[dict[str, str]]:
+async def _sse(first: AskEvent, events: AsyncGenerator[AskEvent, None]) -> AsyncIterator[dict[str, str]]:
     """SSE frames; an error after the stream has started becomes an ``error`` event."""
     try:
         yield _event_payload(first)
@@ -144,7 +144,7 @@ async def _sse(first: AskEvent, events: AsyncIterator[AskEvent]) -> AsyncIterato
             log.exception("answer stream failed")
         yield {"event": "error", "data": json.dumps(error_payload(code, message)["error"], ensure_ascii=False)}
     finally:
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
 
 
 __all__ = ["create_app", "error_response"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from typing import Any, Protocol
 
@@ -84,7 +84,7 @@ class Orchestrator:
                     return event.response
         raise RuntimeError("answer stream ended without a result")  # pragma: no cover - stream always ends in Done
 
-    async def stream(self, request: AskRequest) -> AsyncIterator[AskEvent]:
+    async def stream(self, request: AskRequest) -> AsyncGenerator[AskEvent, None]:
         """Sources first, then reasoning and answer deltas, then ``DoneEvent``.
 
         Raises ``RagError`` subclasses (bad request, unknown knowledge base, LLM failures);
