@@ -12,7 +12,9 @@ from typing import Annotated, Literal
 import typer
 
 from ingest.errors import IngestError
+from ingest.locking import JobLocked
 from rag import cli_output as ui
+from rag.cli_keys import app as keys_app
 from rag.components import Components, build_components
 from rag.errors import RagError
 from rag.events import AnswerEvent, DoneEvent, ReasoningEvent, SourcesEvent, WarningEvent
@@ -24,9 +26,11 @@ app = typer.Typer(
 )
 kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+app.add_typer(keys_app, name="keys")
 
 EXIT_PARTIAL = 2  # some files were skipped; the rest were indexed
-EXIT_FAILED = 1
+EXIT_FAILED = 1  # the job could not run
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another job holds the knowledge base; try later
 
 DEMO_QUESTION = "How long is the standard warranty on Northwind robots?"
 KbOption = Annotated[str, typer.Option("--kb", help="knowledge base name (letters, digits, '_' or '-')")]
@@ -50,35 +54,79 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log more
     )
 
 
-@app.command()
-def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="files or folders to index (folders recursively)")],
-    kb: KbOption = "default",
-    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+def _run_job(
+    paths: list[Path],
+    kb: str,
+    *,
+    delete_missing: bool,
+    verify: bool = False,
+    dry_run: bool = False,
+    as_json: bool = False,
+    workers: int | None = None,
+    job: str = "reindex",
 ) -> None:
-    """Index files into a knowledge base. Exit code 0: all indexed; 2: some skipped; 1: failed."""
     settings = get_settings()
     try:
         components = _components(settings)
-        with ui.RichProgress(ui.err) as progress:
-            report = components.indexer().ingest_paths(paths, kb, progress)
+        with components.reindex_job(kb, workers=workers, job=job) as reindex:
+            if dry_run:
+                plan = reindex.plan(paths, verify=verify, delete_missing=delete_missing)
+                ui.print_plan(plan, as_json)
+                return
+            with ui.progress_for(ui.err) as progress:
+                report = reindex.run(paths, verify=verify, delete_missing=delete_missing, progress=progress)
+    except JobLocked as exc:
+        ui.err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(EXIT_LOCKED) from None
     except (IngestError, RagError) as exc:
         _fail(exc)
         return
     if as_json:
-        summary = {
-            "kb": report.kb,
-            "embedding_model": report.embedding_model,
-            "indexed": len(report.indexed),
-            "skipped": [{"path": f.path, "reason": f.reason} for f in report.skipped],
-            "chunks": report.chunks,
-            "seconds": round(report.seconds, 3),
-        }
-        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(report.summary(), ensure_ascii=False) + "\n")
     else:
-        ui.print_report(report)
-    if report.skipped:
+        ui.print_reindex_report(report)
+    if not report.ok:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+WorkersOption = Annotated[
+    int | None, typer.Option("--workers", help="parser processes (default: cores - 1; 0 parses in-process)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print a machine-readable summary")]
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders to index (folders recursively)")],
+    kb: KbOption = "default",
+    as_json: JsonOption = False,
+    workers: WorkersOption = None,
+) -> None:
+    """Add or update files in a knowledge base (unchanged files are skipped; nothing is deleted).
+
+    Exit codes: 0 all indexed; 2 some files failed (listed with reasons), the rest indexed;
+    1 the job could not run; 75 another job holds the knowledge base.
+    """
+    _run_job(paths, kb, delete_missing=False, as_json=as_json, workers=workers, job="ingest")
+
+
+@app.command()
+def reindex(
+    paths: Annotated[list[Path], typer.Argument(help="folders (or files) the knowledge base mirrors")],
+    kb: KbOption = "default",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan, change nothing")] = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="hash every file, not only those whose size/mtime changed")
+    ] = False,
+    as_json: JsonOption = False,
+    workers: WorkersOption = None,
+) -> None:
+    """Bring a knowledge base in line with folders: index new and changed files, remove deleted ones.
+
+    Incremental and crash-safe: an interrupted job is repaired by the next run. Exit codes as
+    for ``ingest``.
+    """
+    _run_job(paths, kb, delete_missing=True, verify=verify, dry_run=dry_run, as_json=as_json, workers=workers)
 
 
 async def _ask(components: Components, request: AskRequest, show_reasoning: bool, as_json: bool) -> None:
@@ -179,9 +227,9 @@ def demo(
     settings = get_settings()
     try:
         components = _components(settings)
-        with ui.RichProgress(ui.err) as progress:
-            report = components.indexer().ingest_paths([data], kb, progress)
-        ui.print_report(report)
+        with components.reindex_job(kb, job="demo") as job, ui.progress_for(ui.err) as progress:
+            report = job.run([data], delete_missing=True, progress=progress)
+        ui.print_reindex_report(report)
         ui.out.print(f"\n[bold]question:[/bold] {question}\n")
         asyncio.run(_ask(components, AskRequest(question=question, kb=kb), True, False))
     except (IngestError, RagError) as exc:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
@@ -10,7 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ingest.embedders.factory import EmbedderChoice
-from ingest.pipeline import FileOutcome, IngestReport, ProgressListener
+from ingest.pipeline import FileOutcome, ProgressListener
+from ingest.reindex import Plan, ReindexReport
 from rag.types import AskResponse, Source
 
 out = Console()
@@ -68,22 +75,6 @@ class RichProgress(ProgressListener):
         self.progress.update(self.files, detail=f"{self.chunks} chunks, {rate:.1f} chunks/s")
 
 
-def print_report(report: IngestReport) -> None:
-    table = Table(title=f"knowledge base '{report.kb}' ({report.embedding_model})", show_lines=False)
-    table.add_column("status")
-    table.add_column("file")
-    table.add_column("chunks", justify="right")
-    table.add_column("reason")
-    for f in report.files:
-        style = "green" if f.status == "indexed" else "yellow"
-        table.add_row(f"[{style}]{f.status}[/{style}]", Path(f.path).name, str(f.chunks or ""), f.reason or "")
-    out.print(table)
-    out.print(
-        f"indexed {len(report.indexed)} file(s), skipped {len(report.skipped)}, "
-        f"{report.chunks} chunks in {report.seconds:.1f} s ({report.chunks_per_second:.1f} chunks/s)"
-    )
-
-
 def source_line(source: Source) -> str:
     where = source.uri
     if source.pages:
@@ -110,3 +101,96 @@ def print_footer(response: AskResponse) -> None:
     t = response.timings
     ttft = f", first token {t.llm_ttft_ms:.0f} ms" if t.llm_ttft_ms is not None else ""
     out.print(f"[dim]retrieval {t.retrieval_ms:.0f} ms{ttft}, total {t.total_ms:.0f} ms[/dim]")
+
+
+class LogProgress(ProgressListener):
+    """Plain periodic log lines for schedulers and CI, where a live bar would be noise."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.log = logging.getLogger("rag.progress")
+        self.every_s = every_s
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.total = 0
+        self.files = 0
+        self.chunks = 0
+
+    def files_found(self, total: int) -> None:
+        self.total = total
+        self.log.warning("%d file(s) to index", total)
+
+    def file_done(self, outcome: FileOutcome) -> None:
+        self.files += 1
+        if outcome.status == "skipped":
+            self.log.warning("failed %s: %s", outcome.path, outcome.reason)
+        self._maybe_report()
+
+    def chunks_embedded(self, count: int) -> None:
+        self.chunks += count
+        self._maybe_report()
+
+    def _maybe_report(self) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every_s or self.files == self.total:
+            self.last = now
+            elapsed = max(now - self.started, 1e-9)
+            rate = self.chunks / elapsed
+            eta = (self.total - self.files) * elapsed / self.files if self.files else 0.0
+            self.log.warning(
+                "%d/%d files, %d chunks, %.1f chunks/s, ETA %.0f s", self.files, self.total, self.chunks, rate, eta
+            )
+
+
+@contextmanager
+def progress_for(console: Console) -> Iterator[ProgressListener]:
+    """A live bar on a terminal, periodic log lines otherwise."""
+    if console.is_terminal:
+        with RichProgress(console) as bar:
+            yield bar
+    else:
+        yield LogProgress()
+
+
+def print_plan(plan: Plan, as_json: bool) -> None:
+    groups = {
+        "new": [f.path for f in plan.new],
+        "changed": [f.path for f in plan.changed],
+        "deleted": [r.path for r in plan.deleted],
+        "unchanged": plan.unchanged,
+        "failing": [r.path for r in plan.failing],
+        "ignored": plan.ignored,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(groups, ensure_ascii=False) + "\n")
+        return
+    for name, paths in groups.items():
+        out.print(f"[bold]{name}[/bold]: {len(paths)}")
+        if name != "unchanged":
+            for path in paths:
+                out.print(f"  {path}", highlight=False)
+
+
+def print_reindex_report(report: ReindexReport) -> None:
+    table = Table(title=f"knowledge base '{report.kb}' ({report.embedding_model})")
+    table.add_column("status")
+    table.add_column("file")
+    table.add_column("chunks", justify="right")
+    table.add_column("reason")
+    for f in report.indexed:
+        table.add_row("[green]indexed[/green]", Path(f.path).name, str(f.chunks), "")
+    for f in report.failed:
+        table.add_row("[yellow]failed[/yellow]", Path(f.path).name, "", f.reason or "")
+    for r in report.plan.failing:
+        table.add_row("[yellow]failed (unchanged)[/yellow]", Path(r.path).name, "", r.error or "")
+    for r in report.plan.deleted:
+        table.add_row("[red]deleted[/red]", Path(r.path).name, "", "")
+    out.print(table)
+    for line in report.repaired:
+        err.print(f"[yellow]repaired after an interrupted job:[/yellow] {line}")
+    failed = len(report.failed) + len(report.plan.failing)
+    out.print(
+        f"indexed {len(report.indexed)} file(s), failed {failed}, deleted {report.deleted}, "
+        f"unchanged {len(report.plan.unchanged)}; {report.chunks_written} chunks written "
+        f"({report.cache_hits} embeddings from cache) in {report.seconds:.1f} s "
+        f"({report.chunks_written / report.seconds if report.seconds else 0:.1f} chunks/s)"
+    )

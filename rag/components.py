@@ -6,14 +6,21 @@ Shared by the CLI and the API so both run the same configuration the same way.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from ingest.chunking import ChunkingConfig
+from ingest.embed_cache import CachedEmbedder, EmbeddingCache
 from ingest.embedders.factory import EmbedderChoice, load_embedder
+from ingest.locking import KbLock
+from ingest.manifest import Manifest
 from ingest.pipeline import Indexer
+from ingest.reindex import ReindexJob
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
+from ingest.stores.naming import validate_kb_name
 from rag.llm.client import ChatModel, build_chat_model
 from rag.orchestrator import Orchestrator, WebSearcher
 from rag.retrieval import Retriever
@@ -61,16 +68,36 @@ class Components:
         return self.embedder_choice.embedder
 
     def indexer(self) -> Indexer:
+        """For documents that are not files (evaluation corpora); files go through ``reindex_job``."""
+        return Indexer(self.embedder, self.store, self.chunking_config())
+
+    def chunking_config(self) -> ChunkingConfig:
         chunking = self.settings.chunking
-        return Indexer(
-            self.embedder,
-            self.store,
-            ChunkingConfig(
-                chunk_tokens=chunking.chunk_tokens,
-                overlap_tokens=chunking.overlap_tokens,
-                heading_prefix=chunking.heading_prefix,
-            ),
+        return ChunkingConfig(
+            chunk_tokens=chunking.chunk_tokens,
+            overlap_tokens=chunking.overlap_tokens,
+            heading_prefix=chunking.heading_prefix,
         )
+
+    @contextmanager
+    def reindex_job(self, kb: str, *, workers: int | None = None, job: str = "reindex") -> Iterator[ReindexJob]:
+        """A job holding the knowledge base's lock, with its manifest and the embedding cache."""
+        validate_kb_name(kb)
+        data_dir = self.settings.data_dir
+        with KbLock(data_dir / "locks" / f"{kb}.lock", kb, job=job):
+            cache = EmbeddingCache(data_dir / "embedding_cache.sqlite")
+            try:
+                with Manifest(data_dir / "manifests" / f"{kb}.sqlite") as manifest:
+                    yield ReindexJob(
+                        kb,
+                        CachedEmbedder(self.embedder, cache),
+                        self.store,
+                        manifest,
+                        chunking=self.chunking_config(),
+                        workers=workers,
+                    )
+            finally:
+                cache.close()
 
     def embedding_status(self) -> dict[str, Any]:
         choice = self.embedder_choice

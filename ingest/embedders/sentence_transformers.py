@@ -78,6 +78,9 @@ class SentenceTransformerEmbedder:
             if self._model is None:
                 try:
                     from sentence_transformers import SentenceTransformer
+                    from transformers.utils import logging as hf_logging
+
+                    hf_logging.disable_progress_bar()  # a weight-loading bar is noise in CLI and server logs
 
                     model = SentenceTransformer(
                         self._name, device=self._device, local_files_only=self._local_files_only

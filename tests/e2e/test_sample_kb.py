@@ -55,7 +55,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["indexed"] == len(list((ROOT / "data").iterdir()))
-    assert summary["skipped"] == [] and summary["chunks"] > 0
+    assert summary["failed"] == [] and summary["chunks_written"] > 0
     return data_dir
 
 
@@ -140,7 +140,7 @@ def test_cli_ingest_reports_skipped_files_with_exit_code_2(tmp_path: Path) -> No
     )
     assert result.returncode == 2, result.stderr
     assert "truncated.pdf" in result.stdout and "truncated or damaged PDF" in result.stdout
-    assert "indexed 2 file(s), skipped 1" in result.stdout
+    assert "indexed 2 file(s), failed 1" in result.stdout
 
 
 def test_cli_help_explains_every_command() -> None:

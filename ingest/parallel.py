@@ -1,0 +1,67 @@
+"""Parsing files in worker processes while the main process embeds, with a bounded queue."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.errors import ParseError
+from ingest.loaders import load_file
+from ingest.types import ParsedDocument
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A file's parse result: a document, or the reason it could not be read."""
+
+    path: str
+    document: ParsedDocument | None
+    error: str | None = None
+
+
+def parse_one(path: str, kb: str) -> Parsed:
+    """Runs in a worker; returns plain data (exceptions with custom fields do not pickle reliably)."""
+    try:
+        return Parsed(path, load_file(path, kb))
+    except ParseError as exc:
+        return Parsed(path, None, exc.reason)
+    except Exception as exc:  # a parser bug must not kill the batch
+        return Parsed(path, None, f"parser failed: {type(exc).__name__}: {exc}")
+
+
+def default_workers() -> int:
+    return max(1, (os.cpu_count() or 2) - 1)
+
+
+def parse_files(paths: Iterable[str | Path], kb: str, workers: int | None = None) -> Iterator[Parsed]:
+    """Parse files in input order; ``workers=0`` parses in this process.
+
+    At most ``2 * workers`` files are in flight, so memory stays flat however many files there are,
+    and the consumer (embedding) overlaps with parsing in the pool.
+    """
+    paths = [str(p) for p in paths]
+    workers = default_workers() if workers is None else workers
+    if workers <= 0 or len(paths) <= 2:
+        for path in paths:
+            yield parse_one(path, kb)
+        return
+    # spawn: forking a process that already runs torch threads can deadlock.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future[Parsed]] = deque()
+        queue = iter(paths)
+        for path in queue:
+            pending.append(pool.submit(parse_one, path, kb))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            result = pending.popleft().result()
+            next_path = next(queue, None)
+            if next_path is not None:
+                pending.append(pool.submit(parse_one, next_path, kb))
+            yield result

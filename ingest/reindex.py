@@ -1,0 +1,309 @@
+"""Incremental, resumable, crash-safe (re)indexing of folders into a knowledge base.
+
+The manifest (``ingest.manifest``) says which version of each file is indexed. A job compares
+the folders with it and acts on the difference: new files are indexed, changed files re-chunked
+(their old chunks replaced), files gone from disk removed, unchanged files left alone (their
+content hash is read only when size or mtime changed, or with ``verify``). Writes are ordered so
+that a crash at any point is repaired by the next run (see ``reconcile``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.chunking import Chunker, ChunkingConfig
+from ingest.embedders.base import Embedder
+from ingest.failpoints import failpoint
+from ingest.loaders import SUPPORTED_EXTENSIONS, document_id
+from ingest.manifest import FileRecord, Manifest
+from ingest.parallel import Parsed, parse_files
+from ingest.pipeline import ChunkSink, FileOutcome, ProgressListener, discover
+from ingest.stores.base import MetadataFilter, VectorStore
+from ingest.types import Chunk, ParsedDocument
+
+log = logging.getLogger(__name__)
+
+PARSER_VERSION = "unstructured-0.27/askdocs-1"
+
+
+@dataclass(frozen=True, slots=True)
+class DiskFile:
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a job will do; ``--dry-run`` prints it."""
+
+    new: list[DiskFile] = field(default_factory=list)
+    changed: list[DiskFile] = field(default_factory=list)
+    deleted: list[FileRecord] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failing: list[FileRecord] = field(default_factory=list)  # unchanged files that failed before
+    ignored: list[str] = field(default_factory=list)  # unsupported types, never indexed
+
+    def to_index(self) -> list[DiskFile]:
+        return self.new + self.changed
+
+
+@dataclass(slots=True)
+class ReindexReport:
+    kb: str
+    embedding_model: str
+    plan: Plan
+    indexed: list[FileOutcome] = field(default_factory=list)
+    failed: list[FileOutcome] = field(default_factory=list)
+    deleted: int = 0
+    repaired: list[str] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_embedded: int = 0
+    cache_hits: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.plan.failing
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "kb": self.kb,
+            "embedding_model": self.embedding_model,
+            "new": len(self.plan.new),
+            "changed": len(self.plan.changed),
+            "deleted": self.deleted,
+            "unchanged": len(self.plan.unchanged),
+            "ignored": len(self.plan.ignored),
+            "indexed": len(self.indexed),
+            "failed": [{"path": f.path, "reason": f.reason} for f in self.failed]
+            + [{"path": r.path, "reason": r.error} for r in self.plan.failing],
+            "repaired": self.repaired,
+            "chunks_written": self.chunks_written,
+            "chunks_embedded": self.chunks_embedded,
+            "embedding_cache_hits": self.cache_hits,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def file_hash(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _keep(plan: Plan, record: FileRecord) -> None:
+    """An unchanged file: left alone, but a file that failed before still counts as failing."""
+    if record.status == "failed":
+        plan.failing.append(record)
+    else:
+        plan.unchanged.append(record.path)
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
+
+
+class ReindexJob:
+    """One knowledge base, one embedder, one store, one manifest. Not thread-safe; hold ``KbLock``."""
+
+    def __init__(
+        self,
+        kb: str,
+        embedder: Embedder,
+        store: VectorStore,
+        manifest: Manifest,
+        *,
+        chunking: ChunkingConfig | None = None,
+        workers: int | None = None,
+        embed_batch: int = 128,
+        sinks: Sequence[ChunkSink] = (),
+    ) -> None:
+        self.kb = kb
+        self.embedder = embedder
+        self.store = store
+        self.manifest = manifest
+        self.chunker = Chunker(embedder.count_tokens, chunking, max_tokens=embedder.max_input_tokens)
+        self.workers = workers
+        self.embed_batch = embed_batch
+        self.sinks = list(sinks)
+
+    # -- repair ----------------------------------------------------------------------------
+    def reconcile(self) -> list[str]:
+        """Finish or undo what a crashed job left half done; return what was repaired."""
+        repaired: list[str] = []
+        for record in self.manifest.with_status("writing", "deleting"):
+            self._remove_document(record.doc_id)
+            self.manifest.remove(record.path)
+            repaired.append(f"{record.status} {record.path}")
+        if self.store.count(self.kb) != self.manifest.indexed_chunk_count():
+            known = self.manifest.known_doc_ids()
+            orphans = {str(hit.metadata.get("doc_id")) for hit, _ in self.store.export(self.kb)} - known
+            for doc_id in sorted(orphans):
+                self._remove_document(doc_id)
+                repaired.append(f"orphan document {doc_id}")
+        if repaired:
+            log.warning("repaired after an interrupted job: %s", "; ".join(repaired))
+        return repaired
+
+    def _remove_document(self, doc_id: str) -> None:
+        self.store.delete(self.kb, where=MetadataFilter({"doc_id": doc_id}))
+        for sink in self.sinks:
+            sink.replace_document(self.kb, doc_id, [])
+
+    # -- plan ------------------------------------------------------------------------------
+    def plan(self, roots: Iterable[str | Path], *, verify: bool = False, delete_missing: bool = True) -> Plan:
+        root_list = [str(Path(r).resolve()) for r in roots]
+        plan = Plan()
+        on_disk: set[str] = set()
+        for found in discover(root_list):
+            path = str(found.resolve())
+            if found.suffix.lower() not in SUPPORTED_EXTENSIONS:
+                plan.ignored.append(path)
+                continue
+            try:
+                stat = found.stat()
+            except OSError:
+                continue
+            on_disk.add(path)
+            disk = DiskFile(path, stat.st_size, stat.st_mtime_ns)
+            record = self.manifest.get(path)
+            if record is None:
+                plan.new.append(disk)
+            elif not verify and (record.size, record.mtime_ns) == (disk.size, disk.mtime_ns):
+                _keep(plan, record)
+            elif file_hash(path) == record.content_hash and record.embedding_model == self.embedder.model_id:
+                self.manifest.touch(path, disk.size, disk.mtime_ns)
+                _keep(plan, record)
+            else:
+                plan.changed.append(disk)
+        if delete_missing:
+            plan.deleted = [r for r in self.manifest.all() if _under(r.path, root_list) and r.path not in on_disk]
+        return plan
+
+    # -- run -------------------------------------------------------------------------------
+    def run(
+        self,
+        roots: Iterable[str | Path],
+        *,
+        verify: bool = False,
+        delete_missing: bool = True,
+        progress: ProgressListener | None = None,
+    ) -> ReindexReport:
+        started = time.perf_counter()
+        progress = progress or ProgressListener()
+        self.store.ensure_kb(self.kb, self.embedder.model_id, self.embedder.dimension)
+        repaired = self.reconcile()
+        plan = self.plan(roots, verify=verify, delete_missing=delete_missing)
+        report = ReindexReport(kb=self.kb, embedding_model=self.embedder.model_id, plan=plan, repaired=repaired)
+        progress.files_found(len(plan.to_index()))
+        for record in plan.deleted:
+            self.manifest.set_status(record.path, "deleting")
+            failpoint("after_delete_marker")
+            self._remove_document(record.doc_id)
+            self.manifest.remove(record.path)
+            report.deleted += 1
+        parsed = parse_files([f.path for f in plan.to_index()], self.kb, self.workers)
+        sizes = {f.path: f for f in plan.to_index()}
+        for batch in self._batches(parsed, sizes, report, progress):
+            self._write_batch(batch, sizes, report, progress)
+        hits = getattr(self.embedder, "hits", None)
+        report.cache_hits = int(hits) if isinstance(hits, int) else 0
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _batches(
+        self,
+        parsed: Iterator[Parsed],
+        files: dict[str, DiskFile],
+        report: ReindexReport,
+        progress: ProgressListener,
+    ) -> Iterator[list[tuple[ParsedDocument, list[Chunk]]]]:
+        batch: list[tuple[ParsedDocument, list[Chunk]]] = []
+        size = 0
+        for result in parsed:
+            failpoint("after_parse")
+            if result.document is None:
+                self._record_failure(files[result.path], result.error or "unreadable", report, progress)
+                continue
+            chunks = self.chunker.chunk(result.document, self.kb)
+            if not chunks:
+                self._record_failure(files[result.path], "no text to index", report, progress)
+                continue
+            batch.append((result.document, chunks))
+            size += len(chunks)
+            if size >= self.embed_batch:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    def _record_failure(self, disk: DiskFile, reason: str, report: ReindexReport, progress: ProgressListener) -> None:
+        outcome = FileOutcome(disk.path, "skipped", reason=reason)
+        report.failed.append(outcome)
+        progress.file_done(outcome)
+        previous = self.manifest.get(disk.path)
+        if previous is not None and previous.status == "indexed":
+            return  # keep the last good version searchable; the failure is reported every run until fixed
+        self.manifest.put(
+            FileRecord(
+                path=disk.path,
+                size=disk.size,
+                mtime_ns=disk.mtime_ns,
+                content_hash=file_hash(disk.path) if os.path.exists(disk.path) else "",
+                doc_id=document_id(self.kb, disk.path),
+                status="failed",
+                parser_version=PARSER_VERSION,
+                embedding_model=self.embedder.model_id,
+                error=reason,
+            )
+        )
+
+    def _write_batch(
+        self,
+        batch: list[tuple[ParsedDocument, list[Chunk]]],
+        files: dict[str, DiskFile],
+        report: ReindexReport,
+        progress: ProgressListener,
+    ) -> None:
+        texts = list(dict.fromkeys(c.text for _, chunks in batch for c in chunks))
+        failpoint("before_embed")
+        vectors = dict(zip(texts, self.embedder.embed_documents(texts), strict=True))
+        failpoint("after_embed")
+        embedded = sum(len(chunks) for _, chunks in batch)
+        report.chunks_embedded += embedded
+        progress.chunks_embedded(embedded)
+        for doc, chunks in batch:
+            disk = files[doc.source]
+            record = FileRecord(
+                path=doc.source,
+                size=disk.size,
+                mtime_ns=disk.mtime_ns,
+                content_hash=doc.content_hash,
+                doc_id=doc.doc_id,
+                status="writing",
+                chunk_ids=[c.chunk_id for c in chunks],
+                parser_version=PARSER_VERSION,
+                embedding_model=self.embedder.model_id,
+            )
+            self.manifest.put(record)  # committed before the store changes: a crash leaves this marker
+            failpoint("after_writing_marker")
+            self.store.delete(self.kb, where=MetadataFilter({"doc_id": doc.doc_id}))
+            self.store.upsert(self.kb, chunks, [vectors[c.text] for c in chunks])
+            for sink in self.sinks:
+                sink.replace_document(self.kb, doc.doc_id, chunks)
+            failpoint("after_store_write")
+            record.status = "indexed"
+            self.manifest.put(record)
+            report.chunks_written += len(chunks)
+            outcome = FileOutcome(doc.source, "indexed", chunks=len(chunks))
+            report.indexed.append(outcome)
+            progress.file_done(outcome)

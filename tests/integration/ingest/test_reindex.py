@@ -1,0 +1,221 @@
+"""Incremental re-indexing: every kind of change reflected exactly in store and manifest, and
+a job killed with SIGKILL at any point converges, on the next run, to what a clean run gives."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.chunking import ChunkingConfig
+from ingest.embed_cache import CachedEmbedder, EmbeddingCache
+from ingest.locking import JobLocked, KbLock
+from ingest.manifest import Manifest
+from ingest.reindex import ReindexJob
+from ingest.stores.chroma import ChromaStore
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLES = [
+    "nw200_datasheet.md",
+    "onboarding_guide_zh.md",
+    "nw50_faq_zh.txt",
+    "support_guide.html",
+    "fleet_manager_3.4_release_notes.txt",
+    "security_policy_zh.html",
+]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name in SAMPLES:
+        shutil.copy(ROOT / "data" / name, docs / name)
+    return docs
+
+
+class Env:
+    """A knowledge base in a data dir: store, manifest, cache, as the CLI lays them out."""
+
+    def __init__(self, data_dir: Path, embedder: Any) -> None:
+        self.data_dir = data_dir
+        self.store = ChromaStore(data_dir / "chroma")
+        self.cache = EmbeddingCache(data_dir / "embedding_cache.sqlite")
+        self.manifest = Manifest(data_dir / "manifests" / "kb.sqlite")
+        self.embedder = CachedEmbedder(embedder, self.cache)
+
+    def job(self) -> ReindexJob:
+        return ReindexJob(
+            "kb",
+            self.embedder,
+            self.store,
+            self.manifest,
+            chunking=ChunkingConfig(chunk_tokens=120),
+            workers=0,
+            embed_batch=8,
+        )
+
+    def state(self) -> tuple[list[str], dict[str, tuple[str, str]]]:
+        ids = sorted(hit.chunk_id for hit, _ in self.store.export("kb"))
+        records = {Path(r.path).name: (r.status, r.content_hash) for r in self.manifest.all()}
+        return ids, records
+
+    def close(self) -> None:
+        self.manifest.close()
+        self.cache.close()
+
+
+@pytest.fixture
+def env(tmp_path: Path, bundled_embedder: Any) -> Iterator[Env]:
+    e = Env(tmp_path / "data", bundled_embedder)
+    yield e
+    e.close()
+
+
+def doc_chunks(env: Env, name: str) -> list[str]:
+    return [hit.text for hit, _ in env.store.export("kb") if Path(str(hit.metadata["source"])).name == name]
+
+
+def test_add_change_delete_rename_and_unchanged(env: Env, folder: Path) -> None:
+    first = env.job().run([folder])
+    assert len(first.indexed) == len(SAMPLES) and first.ok
+    ids, records = env.state()
+    assert len(ids) == first.chunks_written == env.store.count("kb")
+    assert set(records) == set(SAMPLES) and all(s == "indexed" for s, _ in records.values())
+
+    again = env.job().run([folder])
+    assert again.indexed == [] and len(again.plan.unchanged) == len(SAMPLES)
+    assert env.state()[0] == ids
+
+    (folder / "nw200_datasheet.md").write_text("# NW-200\n\nThe battery now holds 2,400 Wh.\n", encoding="utf-8")
+    (folder / "support_guide.html").unlink()
+    (folder / "nw50_faq_zh.txt").rename(folder / "nw50_faq_renamed.txt")
+    (folder / "brand_new.md").write_text("# Pallets\n\nPallets are stacked three high.\n", encoding="utf-8")
+    report = env.job().run([folder])
+    assert sorted(Path(f.path).name for f in report.plan.new) == ["brand_new.md", "nw50_faq_renamed.txt"]
+    assert [Path(f.path).name for f in report.plan.changed] == ["nw200_datasheet.md"]
+    assert sorted(Path(r.path).name for r in report.plan.deleted) == ["nw50_faq_zh.txt", "support_guide.html"]
+    assert report.cache_hits > 0  # the renamed file's text was embedded before
+
+    ids, records = env.state()
+    assert set(records) == {*SAMPLES, "brand_new.md", "nw50_faq_renamed.txt"} - {
+        "nw50_faq_zh.txt",
+        "support_guide.html",
+    }
+    assert doc_chunks(env, "support_guide.html") == [] and doc_chunks(env, "nw50_faq_zh.txt") == []
+    assert doc_chunks(env, "nw200_datasheet.md") == ["NW-200\n\nThe battery now holds 2,400 Wh."]
+    assert len(ids) == env.store.count("kb") == env.manifest.indexed_chunk_count()
+
+
+def test_touch_without_content_change_is_not_reindexed(env: Env, folder: Path) -> None:
+    env.job().run([folder])
+    os.utime(folder / "nw200_datasheet.md", None)
+    report = env.job().run([folder])
+    assert report.indexed == [] and "nw200_datasheet.md" in {Path(p).name for p in report.plan.unchanged}
+
+
+def test_a_corrupt_file_fails_while_the_rest_is_indexed_and_stays_failing(env: Env, folder: Path) -> None:
+    shutil.copy(ROOT / "tests" / "fixtures" / "bad_files" / "truncated.pdf", folder / "broken.pdf")
+    report = env.job().run([folder])
+    assert [Path(f.path).name for f in report.failed] == ["broken.pdf"] and not report.ok
+    assert len(report.indexed) == len(SAMPLES)
+    second = env.job().run([folder])
+    assert [Path(r.path).name for r in second.plan.failing] == ["broken.pdf"] and not second.ok
+
+
+def test_a_second_job_on_the_same_kb_is_refused_by_name(tmp_path: Path) -> None:
+    lock_path = tmp_path / "locks" / "kb.lock"
+    with KbLock(lock_path, "kb", job="reindex"):
+        with pytest.raises(JobLocked, match=rf"'kb' is busy: a reindex job \(pid {os.getpid()}"):
+            with KbLock(lock_path, "kb"):
+                pass
+        with KbLock(tmp_path / "locks" / "other.lock", "other"):
+            pass  # another knowledge base is free
+    with KbLock(lock_path, "kb"):
+        pass  # released on exit
+
+
+def _cli(data_dir: Path, folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    environ.update(
+        RAG_DATA_DIR=str(data_dir),
+        RAG_EMBEDDING__MODEL="bundled:all-minilm-l6-v2",
+        RAG_CHUNKING__CHUNK_TOKENS="120",
+        HF_HUB_OFFLINE="1",
+        **env,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", "reindex", str(folder), "--kb", "kb", "--workers", "0"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+
+
+@dataclass
+class CrashSetup:
+    folder: Path
+    template: Path  # data dir after the first job
+    expected: tuple[list[str], dict[str, tuple[str, str]]]  # state after a clean second job
+
+
+@pytest.fixture(scope="module")
+def crash_setup(tmp_path_factory: pytest.TempPathFactory, bundled_embedder: Any) -> CrashSetup:
+    """First job over half the files; then the folder changes (adds, an edit, a deletion)."""
+    base = tmp_path_factory.mktemp("crash")
+    folder = base / "docs"
+    folder.mkdir()
+    for name in SAMPLES[:3] + ["support_guide.html"]:
+        shutil.copy(ROOT / "data" / name, folder / name)
+    clean = Env(base / "template", bundled_embedder)
+    clean.job().run([folder])
+    clean.close()
+    shutil.copytree(base / "template", base / "clean")
+    (folder / "support_guide.html").unlink()
+    (folder / "nw200_datasheet.md").write_text("# NW-200\n\nThe battery now holds 2,400 Wh.\n", encoding="utf-8")
+    for name in SAMPLES[3:]:
+        if name != "support_guide.html":
+            shutil.copy(ROOT / "data" / name, folder / name)
+    (folder / "extra_notes.md").write_text("# Pallets\n\nPallets are stacked three high.\n", encoding="utf-8")
+    clean = Env(base / "clean", bundled_embedder)
+    second = clean.job().run([folder])
+    assert len(second.plan.to_index()) >= 4 and second.deleted == 1
+    expected = clean.state()
+    clean.close()
+    return CrashSetup(folder, base / "template", expected)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "failpoint",
+    ["after_parse:2", "after_embed:1", "after_writing_marker:2", "after_store_write:3", "after_delete_marker:1"],
+)
+def test_sigkill_at_any_point_then_rerun_converges(
+    tmp_path: Path, crash_setup: CrashSetup, bundled_embedder: Any, failpoint: str
+) -> None:
+    data_dir = tmp_path / "crashed"
+    shutil.copytree(crash_setup.template, data_dir)
+    killed = _cli(data_dir, crash_setup.folder, RAG_FAILPOINT=failpoint)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    resumed = _cli(data_dir, crash_setup.folder)
+    assert resumed.returncode == 0, resumed.stderr
+    after = Env(data_dir, bundled_embedder)
+    try:
+        ids, records = after.state()
+        assert records == crash_setup.expected[1]
+        assert ids == crash_setup.expected[0]  # same chunks: no duplicates, no orphans, none missing
+        assert len(ids) == after.store.count("kb") == after.manifest.indexed_chunk_count()
+    finally:
+        after.close()
