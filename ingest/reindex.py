@@ -126,8 +126,12 @@ class ReindexJob:
         workers: int | None = None,
         embed_batch: int = 128,
         sinks: Sequence[ChunkSink] = (),
+        collection: str | None = None,
     ) -> None:
         self.kb = kb
+        # Where chunks are written; differs from ``kb`` while a full rebuild fills a staging copy.
+        # Document and chunk ids always derive from ``kb`` so the copy can take its place as is.
+        self.collection = collection or kb
         self.embedder = embedder
         self.store = store
         self.manifest = manifest
@@ -144,9 +148,9 @@ class ReindexJob:
             self._remove_document(record.doc_id)
             self.manifest.remove(record.path)
             repaired.append(f"{record.status} {record.path}")
-        if self.store.count(self.kb) != self.manifest.indexed_chunk_count():
+        if self.store.count(self.collection) != self.manifest.indexed_chunk_count():
             known = self.manifest.known_doc_ids()
-            orphans = {str(hit.metadata.get("doc_id")) for hit, _ in self.store.export(self.kb)} - known
+            orphans = {str(hit.metadata.get("doc_id")) for hit, _ in self.store.export(self.collection)} - known
             for doc_id in sorted(orphans):
                 self._remove_document(doc_id)
                 repaired.append(f"orphan document {doc_id}")
@@ -155,9 +159,9 @@ class ReindexJob:
         return repaired
 
     def _remove_document(self, doc_id: str) -> None:
-        self.store.delete(self.kb, where=MetadataFilter({"doc_id": doc_id}))
+        self.store.delete(self.collection, where=MetadataFilter({"doc_id": doc_id}))
         for sink in self.sinks:
-            sink.replace_document(self.kb, doc_id, [])
+            sink.replace_document(self.collection, doc_id, [])
 
     # -- plan ------------------------------------------------------------------------------
     def plan(self, roots: Iterable[str | Path], *, verify: bool = False, delete_missing: bool = True) -> Plan:
@@ -200,7 +204,7 @@ class ReindexJob:
     ) -> ReindexReport:
         started = time.perf_counter()
         progress = progress or ProgressListener()
-        self.store.ensure_kb(self.kb, self.embedder.model_id, self.embedder.dimension)
+        self.store.ensure_kb(self.collection, self.embedder.model_id, self.embedder.dimension)
         repaired = self.reconcile()
         plan = self.plan(roots, verify=verify, delete_missing=delete_missing)
         report = ReindexReport(kb=self.kb, embedding_model=self.embedder.model_id, plan=plan, repaired=repaired)
@@ -296,10 +300,10 @@ class ReindexJob:
             )
             self.manifest.put(record)  # committed before the store changes: a crash leaves this marker
             failpoint("after_writing_marker")
-            self.store.delete(self.kb, where=MetadataFilter({"doc_id": doc.doc_id}))
-            self.store.upsert(self.kb, chunks, [vectors[c.text] for c in chunks])
+            self.store.delete(self.collection, where=MetadataFilter({"doc_id": doc.doc_id}))
+            self.store.upsert(self.collection, chunks, [vectors[c.text] for c in chunks])
             for sink in self.sinks:
-                sink.replace_document(self.kb, doc.doc_id, chunks)
+                sink.replace_document(self.collection, doc.doc_id, chunks)
             failpoint("after_store_write")
             record.status = "indexed"
             self.manifest.put(record)

@@ -64,11 +64,12 @@ def _run_job(
     as_json: bool = False,
     workers: int | None = None,
     job: str = "reindex",
+    full: bool = False,
 ) -> None:
     settings = get_settings()
     try:
         components = _components(settings)
-        with components.reindex_job(kb, workers=workers, job=job) as reindex:
+        with components.reindex_job(kb, workers=workers, job=job, full=full) as reindex:
             if dry_run:
                 plan = reindex.plan(paths, verify=verify, delete_missing=delete_missing)
                 ui.print_plan(plan, as_json)
@@ -118,6 +119,9 @@ def reindex(
     verify: Annotated[
         bool, typer.Option("--verify", help="hash every file, not only those whose size/mtime changed")
     ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="rebuild from scratch into a copy and switch over only when complete")
+    ] = False,
     as_json: JsonOption = False,
     workers: WorkersOption = None,
 ) -> None:
@@ -126,7 +130,9 @@ def reindex(
     Incremental and crash-safe: an interrupted job is repaired by the next run. Exit codes as
     for ``ingest``.
     """
-    _run_job(paths, kb, delete_missing=True, verify=verify, dry_run=dry_run, as_json=as_json, workers=workers)
+    _run_job(
+        paths, kb, delete_missing=True, verify=verify, dry_run=dry_run, as_json=as_json, workers=workers, full=full
+    )
 
 
 async def _ask(components: Components, request: AskRequest, show_reasoning: bool, as_json: bool) -> None:

@@ -14,9 +14,11 @@ from typing import Any
 from ingest.chunking import ChunkingConfig
 from ingest.embed_cache import CachedEmbedder, EmbeddingCache
 from ingest.embedders.factory import EmbedderChoice, load_embedder
+from ingest.failpoints import failpoint
 from ingest.locking import KbLock
 from ingest.manifest import Manifest
 from ingest.pipeline import Indexer
+from ingest.rebuild import KbFiles, staging_name
 from ingest.reindex import ReindexJob
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
@@ -80,14 +82,23 @@ class Components:
         )
 
     @contextmanager
-    def reindex_job(self, kb: str, *, workers: int | None = None, job: str = "reindex") -> Iterator[ReindexJob]:
-        """A job holding the knowledge base's lock, with its manifest and the embedding cache."""
+    def reindex_job(
+        self, kb: str, *, workers: int | None = None, job: str = "reindex", full: bool = False
+    ) -> Iterator[ReindexJob]:
+        """A job holding the knowledge base's lock, with its manifest and the embedding cache.
+
+        ``full`` builds a staging copy from scratch and swaps it in when the ``with`` block ends
+        without error, so queries never see a half-built index.
+        """
         validate_kb_name(kb)
-        data_dir = self.settings.data_dir
-        with KbLock(data_dir / "locks" / f"{kb}.lock", kb, job=job):
-            cache = EmbeddingCache(data_dir / "embedding_cache.sqlite")
+        files = KbFiles(self.settings.data_dir, kb)
+        with KbLock(files.lock, kb, job=job):
+            files.finish_swap(self.store)  # a crash mid-swap is completed before anything else
+            if full:
+                files.discard_staging(self.store)
+            cache = EmbeddingCache(self.settings.data_dir / "embedding_cache.sqlite")
             try:
-                with Manifest(data_dir / "manifests" / f"{kb}.sqlite") as manifest:
+                with Manifest(files.staging_manifest if full else files.manifest) as manifest:
                     yield ReindexJob(
                         kb,
                         CachedEmbedder(self.embedder, cache),
@@ -95,7 +106,12 @@ class Components:
                         manifest,
                         chunking=self.chunking_config(),
                         workers=workers,
+                        collection=staging_name(kb) if full else None,
                     )
+                if full:
+                    files.begin_swap()
+                    failpoint("after_swap_marker")
+                    files.finish_swap(self.store)
             finally:
                 cache.close()
 

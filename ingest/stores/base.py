@@ -53,6 +53,14 @@ class VectorStore(Protocol):
 
     def drop_kb(self, kb: str) -> None: ...
 
+    def replace_kb(self, kb: str, staging: str) -> None:
+        """Make the fully built ``staging`` knowledge base become ``kb`` (the old ``kb`` is dropped).
+
+        Used by full rebuilds so queries never see a half-built index; idempotent when ``staging``
+        no longer exists and ``kb`` does (a replace that already happened).
+        """
+        ...
+
     def upsert(self, kb: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None: ...
 
     def delete(self, kb: str, *, chunk_ids: Sequence[str] | None = None, where: MetadataFilter | None = None) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ _MODEL_KEY = "embedding_model"
 _DIM_KEY = "dimension"
 _KB_KEY = "kb"
 _WRITE_BATCH = 1000
+log = logging.getLogger(__name__)
 
 
 def chroma_where(where: MetadataFilter | None) -> dict[str, Any] | None:
@@ -35,8 +37,11 @@ class ChromaStore:
     """One Chroma collection per knowledge base, HNSW with cosine space.
 
     The client is opened on first use. ``path`` selects the embedded store; ``host``/``port``
-    select a Chroma server. Chroma has no per-query ``ef``: a different ``ef_search`` is applied
-    to the collection's configuration before the query.
+    select a Chroma server. Chroma has no per-query ``ef``: its HNSW index reads ``ef_search``
+    from the collection's configuration when a process first loads it, and later changes to the
+    configuration do not reach an index already loaded (checked on 1.5.9). So ``ef_search`` is a
+    knowledge-base setting, taken from ``HnswParams`` at creation; a per-query ``ef_search`` is
+    ignored with one warning per knowledge base, and never written into the configuration.
     """
 
     def __init__(
@@ -57,7 +62,7 @@ class ChromaStore:
         self._hnsw = hnsw or HnswParams()
         self._client: Any = None
         self._lock = threading.Lock()
-        self._ef_applied: dict[str, int] = {}
+        self._ef_warned: set[str] = set()
 
     def describe(self) -> str:
         if self._path is not None:
@@ -156,7 +161,28 @@ class ChromaStore:
             if _is_not_found(exc):
                 raise KnowledgeBaseNotFound(kb) from exc
             raise VectorIndexError(f"cannot drop knowledge base {kb!r}: {exc}") from exc
-        self._ef_applied.pop(kb, None)
+
+    def replace_kb(self, kb: str, staging: str) -> None:
+        target, source = collection_name(kb), collection_name(staging)
+        client = self._connect()
+        try:
+            collection = client.get_collection(source, embedding_function=None)
+        except Exception as exc:
+            if _is_not_found(exc):
+                self.kb_info(kb)  # already replaced: kb must exist, else KnowledgeBaseNotFound
+                return
+            raise VectorIndexError(f"cannot open knowledge base {staging!r}: {exc}") from exc
+        try:
+            try:
+                client.delete_collection(target)
+            except Exception as exc:
+                if not _is_not_found(exc):
+                    raise
+            metadata = dict(collection.metadata or {})
+            metadata[_KB_KEY] = kb
+            collection.modify(name=target, metadata=metadata)
+        except Exception as exc:
+            raise VectorIndexError(f"cannot replace knowledge base {kb!r} with {staging!r}: {exc}") from exc
 
     # -- data -------------------------------------------------------------------------------
     def upsert(self, kb: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
@@ -204,13 +230,10 @@ class ChromaStore:
         ef_search: int | None = None,
     ) -> list[Hit]:
         collection = self._collection(kb)
-        # ef_search lives in the collection's configuration, so a per-query value is applied
-        # there and put back to the configured default by the next query that gives none.
-        ef = ef_search or self._hnsw.ef_search
+        if ef_search is not None and ef_search != self._hnsw.ef_search and kb not in self._ef_warned:
+            self._ef_warned.add(kb)
+            log.warning("chroma cannot change ef_search per query; knowledge base %r keeps its own", kb)
         try:
-            if self._ef_applied.get(kb, self._hnsw.ef_search) != ef:
-                collection.modify(configuration={"hnsw": {"ef_search": ef}})
-                self._ef_applied[kb] = ef
             result = collection.query(
                 query_embeddings=[list(map(float, vector))],
                 n_results=top_k,
@@ -242,9 +265,7 @@ class ChromaStore:
         collection = self._collection(kb)
         offset = 0
         while True:
-            page = collection.get(
-                include=["documents", "metadatas", "embeddings"], limit=batch_size, offset=offset
-            )
+            page = collection.get(include=["documents", "metadatas", "embeddings"], limit=batch_size, offset=offset)
             if not page["ids"]:
                 return
             for i, t, m, e in zip(page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True):

@@ -219,3 +219,73 @@ def test_sigkill_at_any_point_then_rerun_converges(
         assert len(ids) == after.store.count("kb") == after.manifest.indexed_chunk_count()
     finally:
         after.close()
+
+
+def _components(data_dir: Path, embedder: Any) -> Any:
+    from ingest.embedders.factory import EmbedderChoice
+    from ingest.settings import ChunkingSettings
+    from rag.components import build_components
+    from rag.settings import RagSettings
+
+    settings = RagSettings(data_dir=data_dir, chunking=ChunkingSettings(chunk_tokens=120))
+    return build_components(settings, embedder_choice=EmbedderChoice(embedder, "test"))
+
+
+def test_full_rebuild_switches_over_only_when_complete(tmp_path: Path, folder: Path, bundled_embedder: Any) -> None:
+    components = _components(tmp_path / "data", bundled_embedder)
+    with components.reindex_job("kb", workers=0) as job:
+        job.run([folder])
+    before = components.store.count("kb")
+    (folder / "support_guide.html").unlink()
+    (folder / "nw200_datasheet.md").write_text("# NW-200\n\nThe battery now holds 2,400 Wh.\n", encoding="utf-8")
+    with components.reindex_job("kb", workers=0, full=True) as job:
+        report = job.run([folder])
+        assert len(report.plan.new) == len(SAMPLES) - 1  # built from scratch
+        assert components.store.count("kb") == before  # queries still see the old index
+    names = {Path(str(h.metadata["source"])).name for h, _ in components.store.export("kb")}
+    assert "support_guide.html" not in names and "nw200_datasheet.md" in names
+    assert [kb.name for kb in components.store.list_kbs()] == ["kb"]
+    with components.reindex_job("kb", workers=0) as job:
+        again = job.run([folder])
+        manifest_chunks = job.manifest.indexed_chunk_count()
+    assert again.indexed == [] and again.deleted == 0  # the swapped-in manifest matches the store
+    assert components.store.count("kb") == manifest_chunks
+
+
+@pytest.mark.slow
+def test_a_crash_during_the_swap_is_finished_by_the_next_job(
+    tmp_path: Path, folder: Path, bundled_embedder: Any
+) -> None:
+    data_dir = tmp_path / "data"
+    first = _cli(data_dir, folder)
+    assert first.returncode == 0, first.stderr
+    (folder / "support_guide.html").unlink()
+    environ_extra = {"RAG_FAILPOINT": "after_swap_marker"}
+    killed = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "reindex", str(folder), "--kb", "kb", "--workers", "0", "--full"],
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("RAG_")},
+            "RAG_DATA_DIR": str(data_dir),
+            "RAG_EMBEDDING__MODEL": "bundled:all-minilm-l6-v2",
+            "RAG_CHUNKING__CHUNK_TOKENS": "120",
+            "HF_HUB_OFFLINE": "1",
+            **environ_extra,
+        },
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert (data_dir / "manifests" / "kb.swap.json").exists()
+    resumed = _cli(data_dir, folder)
+    assert resumed.returncode == 0, resumed.stderr
+    assert not (data_dir / "manifests" / "kb.swap.json").exists()
+    after = Env(data_dir, bundled_embedder)
+    try:
+        ids, records = after.state()
+        assert "support_guide.html" not in records and len(records) == len(SAMPLES) - 1
+        assert len(ids) == after.store.count("kb") == after.manifest.indexed_chunk_count()
+        assert [kb.name for kb in after.store.list_kbs()] == ["kb"]
+    finally:
+        after.close()
