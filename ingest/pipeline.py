@@ -67,6 +67,12 @@ class ProgressListener:
     def chunks_embedded(self, count: int) -> None:  # noqa: B027 - optional hook
         pass
 
+    def job_done(self, report: IngestReport) -> None:  # noqa: B027 - optional hook (metrics)
+        pass
+
+    def job_failed(self, error: BaseException, seconds: float) -> None:  # noqa: B027 - optional hook (metrics)
+        pass
+
 
 class ChunkSink(Protocol):
     """Another index kept in step with the vector store (e.g. a lexical index)."""
@@ -137,8 +143,7 @@ class Indexer:
                     log.warning("skipped %s: %s", exc.path, exc.reason)
                     self._record(report, progress, FileOutcome(exc.path, "skipped", reason=exc.reason))
 
-        self._index(parsed(), kb, report, progress)
-        report.seconds = time.perf_counter() - started
+        self._index_job(parsed(), kb, report, progress, started)
         return report
 
     def ingest_documents(
@@ -149,9 +154,20 @@ class Indexer:
         report = IngestReport(kb=kb, embedding_model=self.embedder.model_id)
         started = time.perf_counter()
         self.store.ensure_kb(kb, self.embedder.model_id, self.embedder.dimension)
-        self._index(docs, kb, report, progress)
-        report.seconds = time.perf_counter() - started
+        self._index_job(docs, kb, report, progress, started)
         return report
+
+    def _index_job(
+        self, docs: Iterable[ParsedDocument], kb: str, report: IngestReport, progress: ProgressListener, started: float
+    ) -> None:
+        """``_index`` with the job's outcome reported to the listener (for metrics)."""
+        try:
+            self._index(docs, kb, report, progress)
+        except BaseException as exc:
+            progress.job_failed(exc, time.perf_counter() - started)
+            raise
+        report.seconds = time.perf_counter() - started
+        progress.job_done(report)
 
     @staticmethod
     def _record(report: IngestReport, progress: ProgressListener, outcome: FileOutcome) -> None:

@@ -163,6 +163,19 @@ class ReindexJob:
         for sink in self.sinks:
             sink.replace_document(self.collection, doc_id, [])
 
+    def delete_documents(self, *, doc_id: str | None = None, source: str | None = None) -> list[FileRecord]:
+        """Remove documents by id or by source path, store and manifest alike; returns what was removed."""
+        matches = [
+            r
+            for r in self.manifest.all()
+            if (doc_id is not None and r.doc_id == doc_id) or (source is not None and r.path == source)
+        ]
+        for record in matches:
+            self.manifest.set_status(record.path, "deleting")
+            self._remove_document(record.doc_id)
+            self.manifest.remove(record.path)
+        return matches
+
     # -- plan ------------------------------------------------------------------------------
     def plan(self, roots: Iterable[str | Path], *, verify: bool = False, delete_missing: bool = True) -> Plan:
         root_list = [str(Path(r).resolve()) for r in roots]

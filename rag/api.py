@@ -1,4 +1,5 @@
-"""The REST service: ``POST /ask`` (JSON or Server-Sent Events), health, readiness, knowledge bases."""
+"""The REST service: ``POST /ask`` (JSON or Server-Sent Events), the OpenAI-compatible ``/v1`` routes,
+health, readiness, knowledge bases and ``/metrics``; API keys, per-key limits, CORS and request ids."""
 
 from __future__ import annotations
 
@@ -11,14 +12,24 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
 
+from rag.auth import Authenticator, Principal, Unauthorized
 from rag.body_limit import BodySizeLimit
 from rag.components import Components, build_components
-from rag.deps import ComponentsDep, OrchestratorDep
+from rag.deps import AdminDep, ComponentsDep, OrchestratorDep, PrincipalDep, answer_slot, require_kb_scope
 from rag.errors_http import classify, error_payload, error_response, install_error_handlers
 from rag.events import AskEvent, DoneEvent, SourcesEvent
+from rag.jobs import JobManager
+from rag.kb_routes import UPLOAD_PATH
+from rag.kb_routes import build_router as build_kb_router
+from rag.logging_setup import REQUEST_ID_HEADER, install_record_factory
+from rag.metrics import ObservabilityMiddleware, RagMetrics, exposition_headers
+from rag.openai_compat import router as openai_router
+from rag.ratelimit import RateLimiter, StreamSlot
 from rag.settings import RagSettings, get_settings
 from rag.types import AskRequest, AskResponse
 
@@ -26,10 +37,12 @@ log = logging.getLogger(__name__)
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "invalid question or options"},
-    404: {"description": "unknown knowledge base"},
+    401: {"description": "missing or invalid API key"},
+    404: {"description": "unknown knowledge base (or one this key may not read: the same answer)"},
     409: {"description": "knowledge base built with another embedding model"},
     413: {"description": "request body too large"},
     422: {"description": "malformed request"},
+    429: {"description": "per-key rate limit or concurrent answers exceeded (Retry-After)"},
     502: {"description": "the model endpoint answered badly"},
     503: {"description": "store, embedder or model unavailable"},
     504: {"description": "the model endpoint timed out"},
@@ -47,8 +60,14 @@ def _event_payload(event: AskEvent) -> dict[str, str]:
 
 
 def create_app(settings: RagSettings | None = None, components: Components | None = None) -> FastAPI:
-    """Build the app; backends are built in the lifespan unless ``components`` is given (tests)."""
+    """Build the app; backends are built in the lifespan unless ``components`` is given (tests).
+
+    Authentication is decided here, so a configuration that cannot work fails at start-up.
+    """
     settings = settings or (components.settings if components else get_settings())
+    authenticator = Authenticator(settings.auth)
+    metrics = RagMetrics()
+    install_record_factory()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,6 +82,8 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
         if built.chat is None:
             log.warning("no language model configured (RAG_LLM__PROFILES): /ask answers in retrieval-only mode")
         app.state.components = built
+        app.state.jobs = JobManager(built, metrics.ingest)
+        authenticator.announce()
         try:
             yield
         finally:
@@ -76,14 +97,24 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.state.authenticator = authenticator
+    app.state.limiter = RateLimiter(settings.rate_limit)
+    app.state.metrics = metrics
     install_error_handlers(app)
+    app.include_router(openai_router)
+    app.include_router(build_kb_router(require_kb_scope))
 
     @app.post("/ask", response_model=AskResponse, responses=_RESPONSES)
-    async def ask(body: AskRequest, request: Request, orchestrator: OrchestratorDep) -> Any:
+    async def ask(body: AskRequest, request: Request, orchestrator: OrchestratorDep, principal: PrincipalDep) -> Any:
         """Answer a question; ``stream: true`` or ``Accept: text/event-stream`` streams SSE."""
+        principal.check_read(body.kb)
         wants_stream = body.stream or "text/event-stream" in request.headers.get("accept", "")
+        slot = answer_slot(request, principal)
         if not wants_stream:
-            return await orchestrator.ask(body)
+            try:
+                return await orchestrator.ask(body)
+            finally:
+                slot.release()
         events = orchestrator.stream(body)
         # The first event (sources) is produced before the response starts, so that a bad
         # request or an unknown knowledge base is an HTTP error, not an event in a 200 stream.
@@ -91,8 +122,11 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
             first = await anext(events)
         except BaseException:
             await events.aclose()
+            slot.release()
             raise
-        return EventSourceResponse(_sse(first, events), ping=15, send_timeout=30)
+        # The generator releases the slot when it ends; the background task covers a stream never started.
+        release = BackgroundTask(slot.release)
+        return EventSourceResponse(_sse(first, events, slot), ping=15, send_timeout=30, background=release)
 
     @app.get("/healthz")
     async def healthz(components: ComponentsDep) -> dict[str, Any]:
@@ -106,8 +140,8 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
         return body
 
     @app.get("/readyz", responses={503: {"description": "not ready"}})
-    async def readyz(components: ComponentsDep) -> JSONResponse:
-        """Ready when the store answers and the embedding model is loaded."""
+    async def readyz(request: Request, components: ComponentsDep) -> JSONResponse:
+        """Ready when the store answers; the details only for admin keys (probes need no key)."""
         checks: dict[str, Any] = {"embedding": components.embedding_status()}
         ready = True
         try:
@@ -119,19 +153,66 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
         describe = getattr(components.chat, "describe", None)
         checks["llm"] = describe() if describe else {"configured": False, "mode": "retrieval_only"}
         checks["web"] = {"configured": components.web is not None}
-        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+        status = 200 if ready else 503
+        caller = _optional_principal(authenticator, request)
+        if caller is None or not caller.is_admin:
+            return JSONResponse({"ready": ready, "checks": {"store": {"ok": checks["store"]["ok"]}}}, status)
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=status)
 
-    @app.get("/kbs")
-    async def list_kbs(components: ComponentsDep) -> dict[str, Any]:
-        """Knowledge bases with their embedding model and chunk count."""
+    @app.get("/kbs", responses={401: {"description": "missing or invalid API key"}})
+    async def list_kbs(components: ComponentsDep, principal: PrincipalDep) -> dict[str, Any]:
+        """The knowledge bases this key may read, with their embedding model and chunk count."""
         kbs = await anyio.to_thread.run_sync(components.store.list_kbs)
-        return {"knowledge_bases": [asdict(kb) for kb in kbs]}
+        return {"knowledge_bases": [asdict(kb) for kb in kbs if principal.can_read(kb.name)]}
 
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api.max_body_bytes)
+    @app.get("/admin/keys", responses={401: {}, 403: {"description": "the key lacks the admin scope"}})
+    async def list_keys(_: AdminDep) -> dict[str, Any]:
+        """Configured API keys by name with their scopes (never hashes): for operators."""
+        records = authenticator.keys.records()
+        return {
+            "mode": authenticator.mode,
+            "keys": [record.model_dump(exclude={"hash"}) for record in records],
+        }
+
+    if settings.metrics.enabled:
+
+        @app.get("/metrics", include_in_schema=False)
+        async def prometheus(request: Request) -> Response:
+            """Prometheus exposition of this app's registry."""
+            if settings.metrics.require_admin:
+                caller = authenticator.authenticate(request)
+                caller.require_scope("admin")
+            return Response(metrics.exposition(), headers=exposition_headers())
+
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.api.max_body_bytes,
+        overrides=[(UPLOAD_PATH, settings.api.max_upload_bytes)],
+    )
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, routes_of=app)
+    if settings.cors.allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors.allow_origins,
+            allow_credentials=settings.cors.allow_credentials,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+            max_age=settings.cors.max_age_s,
+        )
     return app
 
 
-async def _sse(first: AskEvent, events: AsyncGenerator[AskEvent, None]) -> AsyncIterator[dict[str, str]]:
+def _optional_principal(authenticator: Authenticator, request: Request) -> Principal | None:
+    try:
+        return authenticator.authenticate(request)
+    except Unauthorized:
+        return None
+
+
+async def _sse(
+    first: AskEvent, events: AsyncGenerator[AskEvent, None], slot: StreamSlot
+) -> AsyncIterator[dict[str, str]]:
     """SSE frames; an error after the stream has started becomes an ``error`` event."""
     try:
         yield _event_payload(first)
@@ -142,9 +223,11 @@ async def _sse(first: AskEvent, events: AsyncGenerator[AskEvent, None]) -> Async
         message = str(exc) if status != 500 else "internal server error"
         if status == 500:
             log.exception("answer stream failed")
-        yield {"event": "error", "data": json.dumps(error_payload(code, message)["error"], ensure_ascii=False)}
+        payload = error_payload(code, message, status=status)["error"]
+        yield {"event": "error", "data": json.dumps(payload, ensure_ascii=False)}
     finally:
         await events.aclose()
+        slot.release()
 
 
 __all__ = ["create_app", "error_response"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,18 +16,20 @@ class BodySizeLimit:
     is read up to the limit and handed on, so the app never sees a partial oversized body.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, overrides: Sequence[tuple[re.Pattern[str], int]] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.overrides = list(overrides)  # (path pattern, limit) for routes such as uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") in {"GET", "HEAD", "OPTIONS"}:
             await self.app(scope, receive, send)
             return
+        limit = next((n for pattern, n in self.overrides if pattern.match(scope.get("path", ""))), self.max_bytes)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -35,8 +39,8 @@ class BodySizeLimit:
                 return
             body = message.get("body", b"")
             size += len(body)
-            if size > self.max_bytes:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit)
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -52,10 +56,13 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        payload = json.dumps(
-            {"error": {"code": "payload_too_large", "message": f"request body exceeds {self.max_bytes} bytes"}}
-        ).encode()
+    async def _refuse(self, send: Send, limit: int) -> None:
+        error = {
+            "code": "payload_too_large",
+            "type": "invalid_request_error",
+            "message": f"request body exceeds {limit} bytes",
+        }
+        payload = json.dumps({"error": error}).encode()
         await send(
             {
                 "type": "http.response.start",

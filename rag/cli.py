@@ -200,8 +200,17 @@ def serve(
 
     from rag.api import create_app
 
+    from rag.logging_setup import configure_logging
+
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.api.host, port=port or settings.api.port)
+    configure_logging(settings.log.level, json_lines=settings.log.json_lines)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api.host,
+        port=port or settings.api.port,
+        log_config=None,
+        log_level=settings.log.level.lower(),
+    )
 
 
 @kb_app.command("list")

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from rag import metrics
 from rag.citations import map_citations
 from rag.errors import BadRequest, WebSearchError
 from rag.events import AnswerEvent, AskEvent, DoneEvent, ReasoningEvent, SourcesEvent, WarningEvent
@@ -132,6 +133,7 @@ class Orchestrator:
                 return await anyio.to_thread.run_sync(self.retriever.retrieve, question, request.kb, top_k)
             finally:
                 timings.retrieval_ms = _ms_since(began)
+                metrics.observe_stage("retrieval", timings.retrieval_ms / 1000)
 
         if request.web is True:
             kb_task = asyncio.ensure_future(retrieve())
@@ -164,6 +166,7 @@ class Orchestrator:
             return []
         finally:
             timings.web_ms = _ms_since(began)
+            metrics.observe_stage("web_search", timings.web_ms / 1000)
         warnings.extend(f"web search: {w}" for w in getattr(response, "warnings", []) or [])
         results = list(getattr(response, "results", []) or [])
         if not results:
@@ -203,7 +206,9 @@ class Orchestrator:
         answer: list[str] = []
         reasoning: list[str] = []
         began = time.perf_counter()
-        stream = self.chat.stream(messages, max_tokens=self.settings.prompt.max_answer_tokens)
+        stream = metrics.instrument_chat(
+            self.chat.stream(messages, max_tokens=self.settings.prompt.max_answer_tokens), self.chat
+        )
         async with aclosing(stream):  # type: ignore[type-var]
             async for event in stream:
                 if isinstance(event, StreamStart):

@@ -10,6 +10,7 @@ from ingest.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound, VectorI
 from ingest.stores.base import VectorStore
 from ingest.types import Hit
 from rag.errors import RetrievalError, UnknownKnowledgeBase
+from rag.metrics import stage
 
 _SPACE = re.compile(r"\s+")
 
@@ -81,9 +82,11 @@ class Retriever:
 
     def retrieve(self, question: str, kb: str, top_k: int) -> Retrieved:
         self.check_kb(kb)
-        vector = self.embedder.embed_query(question)
+        with stage("embed_query"):
+            vector = self.embedder.embed_query(question)
         try:
-            candidates = self.store.search(kb, vector, top_k * self.candidate_factor, ef_search=self.ef_search)
+            with stage("vector_search"):
+                candidates = self.store.search(kb, vector, top_k * self.candidate_factor, ef_search=self.ef_search)
         except KnowledgeBaseNotFound as exc:
             raise UnknownKnowledgeBase(kb) from exc
         except VectorIndexError as exc:

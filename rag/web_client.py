@@ -15,6 +15,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rag.errors import WebSearchError
+from rag.logging_setup import REQUEST_ID_HEADER, current_request_id
 
 KEY_HEADER = "X-Search-Proxy-Key"
 
@@ -96,6 +97,9 @@ class SearchProxyClient:
         if lang:
             body["lang"] = lang
         headers = {KEY_HEADER: self._api_key} if self._api_key else {}
+        request_id = current_request_id()
+        if request_id:
+            headers[REQUEST_ID_HEADER] = request_id  # one id across both services' logs
         try:
             async with asyncio.timeout(budget):
                 response = await self._http().post(

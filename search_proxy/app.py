@@ -1,4 +1,4 @@
-"""The HTTP surface: ``/search`` (GET and POST), ``/healthz`` and ``/readyz``.
+"""The HTTP surface: ``/search`` (GET and POST), ``/healthz``, ``/readyz`` and ``/metrics``.
 
 Backends are built in ``lifespan`` so importing this module or calling ``create_app`` opens no
 connection. Every error becomes a JSON ``{"error": {code, message}}`` body in the handlers below.
@@ -13,14 +13,21 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from search_proxy.cache import TTLCache
 from search_proxy.chain import ProviderChain
 from search_proxy.deps import ServiceDep, SettingsDep, require_key
 from search_proxy.errors import AllProvidersFailed, SearchProxyError
-from search_proxy.fetch.fetcher import PageFetcher
 from search_proxy.fetch.ssrf import Resolver
+from search_proxy.metrics import (
+    CONTENT_TYPE,
+    ObservabilityMiddleware,
+    ProxyMetrics,
+    TimedPageFetcher,
+    TimedProvider,
+    install_record_factory,
+)
 from search_proxy.models import ErrorBody, ErrorResponse, SearchRequest, SearchResponse
 from search_proxy.providers.factory import build_providers
 from search_proxy.service import SearchService
@@ -53,16 +60,20 @@ def describe_validation_error(err: dict[str, Any]) -> str:
 def create_app(settings: Settings | None = None, *, resolver: Resolver | None = None) -> FastAPI:
     """Build the app; ``resolver`` lets tests map page host names to local servers."""
     settings = settings or get_settings()
+    metrics = ProxyMetrics()
+    install_record_factory()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         client = build_provider_client(settings.http)
         ca = str(settings.http.ca_bundle) if settings.http.ca_bundle else None
-        fetcher = PageFetcher(settings.fetch, ssl_context=build_ssl_context(ca), resolver=resolver)
+        fetcher = TimedPageFetcher(
+            settings.fetch, ssl_context=build_ssl_context(ca), resolver=resolver, metrics=metrics
+        )
         cache: TTLCache[SearchResponse] | None = None
         if settings.cache.enabled:
             cache = TTLCache(settings.cache.ttl_s, settings.cache.max_entries)
-        chain = ProviderChain(build_providers(settings, client))
+        chain = ProviderChain([TimedProvider(p, metrics) for p in build_providers(settings, client)])
         app.state.service = SearchService(settings, chain, fetcher, cache)
         log.info("search proxy ready", extra={"providers": chain.names})
         try:
@@ -73,6 +84,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
 
     app = FastAPI(title="search-proxy", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.state.metrics = metrics
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
 
     @app.exception_handler(SearchProxyError)
     async def _proxy_error(_request: Request, exc: SearchProxyError) -> JSONResponse:
@@ -116,5 +129,10 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             "order": settings.providers.order,
         }
         return JSONResponse(status_code=200 if configured else 503, content=body)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        """Prometheus exposition: requests, provider and page-fetch timings (no queries, no keys)."""
+        return Response(metrics.exposition(), media_type=None, headers={"Content-Type": CONTENT_TYPE})
 
     return app
