@@ -44,17 +44,17 @@ def parse_files(paths: Iterable[str | Path], kb: str, workers: int | None = None
     At most ``2 * workers`` files are in flight, so memory stays flat however many files there are,
     and the consumer (embedding) overlaps with parsing in the pool.
     """
-    paths = [str(p) for p in paths]
+    names = [str(p) for p in paths]
     workers = default_workers() if workers is None else workers
-    if workers <= 0 or len(paths) <= 2:
-        for path in paths:
+    if workers <= 0 or len(names) <= 2:
+        for path in names:
             yield parse_one(path, kb)
         return
     # spawn: forking a process that already runs torch threads can deadlock.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: deque[Future[Parsed]] = deque()
-        queue = iter(paths)
+        queue = iter(names)
         for path in queue:
             pending.append(pool.submit(parse_one, path, kb))
             if len(pending) >= 2 * workers:

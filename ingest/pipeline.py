@@ -14,7 +14,7 @@ from ingest.embedders.base import Embedder
 from ingest.errors import ParseError
 from ingest.loaders import SUPPORTED_EXTENSIONS, load_file
 from ingest.stores.base import MetadataFilter, VectorStore
-from ingest.types import Chunk, ParsedDocument
+from ingest.types import Chunk, Hit, ParsedDocument
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,25 @@ class ChunkSink(Protocol):
 
     def replace_document(self, kb: str, doc_id: str, chunks: list[Chunk]) -> None:
         """Make ``chunks`` the document's only chunks in this index."""
+        ...
+
+
+class KbIndexSink(ChunkSink, Protocol):
+    """A ``ChunkSink`` that re-index jobs can also check against the store, rebuild from it,
+    fill as a staging copy and swap in (``ingest.lexical.LexicalIndex`` is one)."""
+
+    def count(self, kb: str) -> int: ...
+
+    def drop_kb(self, kb: str) -> None: ...
+
+    def ensure_kb(self, kb: str) -> None: ...
+
+    def backfill(self, kb: str, hits: Iterable[Hit]) -> int: ...
+
+    def replace_kb(self, kb: str, staging: str) -> None: ...
+
+    def commit(self, kb: str | None = None) -> None:
+        """Make what was written searchable now (end of a job), not on the first query."""
         ...
 
 

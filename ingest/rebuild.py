@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
+from ingest.pipeline import KbIndexSink
 from ingest.stores.base import VectorStore
 
 log = logging.getLogger(__name__)
@@ -32,8 +34,10 @@ class KbFiles:
         self.swap_marker = data_dir / "manifests" / f"{kb}.swap.json"
         self.lock = data_dir / "locks" / f"{kb}.lock"
 
-    def discard_staging(self, store: VectorStore) -> None:
+    def discard_staging(self, store: VectorStore, sinks: Sequence[KbIndexSink] = ()) -> None:
         """Forget a rebuild that never reached its swap."""
+        for sink in sinks:
+            sink.drop_kb(staging_name(self.kb))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.staging_manifest}{suffix}").unlink(missing_ok=True)
         if any(info.name == staging_name(self.kb) for info in store.list_kbs()):
@@ -46,11 +50,13 @@ class KbFiles:
             os.fsync(handle.fileno())
         os.replace(tmp, self.swap_marker)
 
-    def finish_swap(self, store: VectorStore) -> bool:
+    def finish_swap(self, store: VectorStore, sinks: Sequence[KbIndexSink] = ()) -> bool:
         """Complete a recorded swap (idempotent); False when none is pending."""
         if not self.swap_marker.exists():
             return False
         store.replace_kb(self.kb, staging_name(self.kb))
+        for sink in sinks:
+            sink.replace_kb(self.kb, staging_name(self.kb))
         if self.staging_manifest.exists():
             for suffix in ("-wal", "-shm"):
                 Path(f"{self.manifest}{suffix}").unlink(missing_ok=True)

@@ -23,7 +23,7 @@ from ingest.failpoints import failpoint
 from ingest.loaders import SUPPORTED_EXTENSIONS, document_id
 from ingest.manifest import FileRecord, Manifest
 from ingest.parallel import Parsed, parse_files
-from ingest.pipeline import ChunkSink, FileOutcome, ProgressListener, discover
+from ingest.pipeline import FileOutcome, KbIndexSink, ProgressListener, discover
 from ingest.stores.base import MetadataFilter, VectorStore
 from ingest.types import Chunk, ParsedDocument
 
@@ -125,7 +125,7 @@ class ReindexJob:
         chunking: ChunkingConfig | None = None,
         workers: int | None = None,
         embed_batch: int = 128,
-        sinks: Sequence[ChunkSink] = (),
+        sinks: Sequence[KbIndexSink] = (),
         collection: str | None = None,
     ) -> None:
         self.kb = kb
@@ -154,8 +154,23 @@ class ReindexJob:
             for doc_id in sorted(orphans):
                 self._remove_document(doc_id)
                 repaired.append(f"orphan document {doc_id}")
+        repaired.extend(self._reconcile_sinks())
         if repaired:
             log.warning("repaired after an interrupted job: %s", "; ".join(repaired))
+        return repaired
+
+    def _reconcile_sinks(self) -> list[str]:
+        """Rebuild a sink that disagrees with the store (a knowledge base indexed before the sink
+        existed, or one whose sink files were lost) from the store's chunks; no re-embedding."""
+        repaired = []
+        expected = self.store.count(self.collection)
+        for sink in self.sinks:
+            if sink.count(self.collection) == expected:
+                continue
+            sink.drop_kb(self.collection)
+            sink.ensure_kb(self.collection)
+            added = sink.backfill(self.collection, (hit for hit, _ in self.store.export(self.collection)))
+            repaired.append(f"rebuilt {type(sink).__name__} of {self.collection!r} from the store ({added} chunks)")
         return repaired
 
     def _remove_document(self, doc_id: str) -> None:
@@ -218,6 +233,8 @@ class ReindexJob:
         started = time.perf_counter()
         progress = progress or ProgressListener()
         self.store.ensure_kb(self.collection, self.embedder.model_id, self.embedder.dimension)
+        for sink in self.sinks:
+            sink.ensure_kb(self.collection)
         repaired = self.reconcile()
         plan = self.plan(roots, verify=verify, delete_missing=delete_missing)
         report = ReindexReport(kb=self.kb, embedding_model=self.embedder.model_id, plan=plan, repaired=repaired)

@@ -17,6 +17,7 @@ from rag import cli_output as ui
 from rag.cli_keys import app as keys_app
 from rag.components import Components, build_components
 from rag.errors import RagError
+from rag.eval.cli import eval_app
 from rag.events import AnswerEvent, DoneEvent, ReasoningEvent, SourcesEvent, WarningEvent
 from rag.settings import RagSettings, get_settings
 from rag.types import AskRequest
@@ -27,6 +28,7 @@ app = typer.Typer(
 kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(keys_app, name="keys")
+app.add_typer(eval_app, name="eval")
 
 EXIT_PARTIAL = 2  # some files were skipped; the rest were indexed
 EXIT_FAILED = 1  # the job could not run
@@ -199,7 +201,6 @@ def serve(
     import uvicorn
 
     from rag.api import create_app
-
     from rag.logging_setup import configure_logging
 
     settings = get_settings()

@@ -15,6 +15,7 @@ from ingest.chunking import ChunkingConfig
 from ingest.embed_cache import CachedEmbedder, EmbeddingCache
 from ingest.embedders.factory import EmbedderChoice, load_embedder
 from ingest.failpoints import failpoint
+from ingest.lexical import LexicalIndex, Tokenizer, TokenizerConfig
 from ingest.locking import KbLock
 from ingest.manifest import Manifest
 from ingest.pipeline import Indexer
@@ -23,8 +24,10 @@ from ingest.reindex import ReindexJob
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
 from ingest.stores.naming import validate_kb_name
+from rag.hybrid import HybridRetriever
 from rag.llm.client import ChatModel, build_chat_model
 from rag.orchestrator import Orchestrator, WebSearcher
+from rag.rerank import build_reranker
 from rag.retrieval import Retriever
 from rag.settings import RagSettings
 
@@ -39,6 +42,39 @@ def make_store(settings: RagSettings) -> VectorStore:
         path_or_uri=settings.store_uri(),
         token=token,
         hnsw=HnswParams(m=hnsw.m, ef_construction=hnsw.ef_construction, ef_search=hnsw.ef_search),
+    )
+
+
+def make_lexical(settings: RagSettings) -> LexicalIndex:
+    """The lexical side of hybrid retrieval: BM25 (default) or BGE-M3's learned sparse weights."""
+    retrieval = settings.retrieval
+    root = retrieval.lexical_dir or settings.data_dir / "lexical"
+    if retrieval.lexical_backend == "bge-m3-sparse":
+        from ingest.lexical.sparse import BGEM3SparseEncoder, SparseIndex
+
+        return SparseIndex(root / "bge-m3-sparse", BGEM3SparseEncoder(retrieval.sparse_model))
+    return LexicalIndex(root, Tokenizer(TokenizerConfig(chinese=retrieval.chinese_tokenizer)))
+
+
+def make_retriever(settings: RagSettings, embedder: Any, store: VectorStore, lexical: LexicalIndex) -> Retriever:
+    retrieval = settings.retrieval
+    return HybridRetriever(
+        embedder,
+        store,
+        lexical,
+        mode=retrieval.mode,
+        fusion=retrieval.fusion,
+        rrf_k=retrieval.rrf_k,
+        dense_weight=retrieval.dense_weight,
+        lexical_weight=retrieval.lexical_weight,
+        foreign_dense_weight=retrieval.foreign_dense_weight,
+        dense_candidates=retrieval.dense_candidates,
+        lexical_candidates=retrieval.lexical_candidates,
+        reranker=build_reranker(retrieval.rerank),
+        rerank_candidates=retrieval.rerank.candidates,
+        candidate_factor=retrieval.candidate_factor,
+        near_duplicate_threshold=retrieval.near_duplicate_threshold,
+        ef_search=retrieval.ef_search,
     )
 
 
@@ -59,6 +95,7 @@ class Components:
     settings: RagSettings
     embedder_choice: EmbedderChoice
     store: VectorStore
+    lexical: LexicalIndex
     chat: ChatModel | None
     web: WebSearcher | None
     retriever: Retriever
@@ -71,7 +108,7 @@ class Components:
 
     def indexer(self) -> Indexer:
         """For documents that are not files (evaluation corpora); files go through ``reindex_job``."""
-        return Indexer(self.embedder, self.store, self.chunking_config())
+        return Indexer(self.embedder, self.store, self.chunking_config(), sinks=[self.lexical])
 
     def chunking_config(self) -> ChunkingConfig:
         chunking = self.settings.chunking
@@ -92,10 +129,11 @@ class Components:
         """
         validate_kb_name(kb)
         files = KbFiles(self.settings.data_dir, kb)
+        sinks = [self.lexical]
         with KbLock(files.lock, kb, job=job):
-            files.finish_swap(self.store)  # a crash mid-swap is completed before anything else
+            files.finish_swap(self.store, sinks)  # a crash mid-swap is completed before anything else
             if full:
-                files.discard_staging(self.store)
+                files.discard_staging(self.store, sinks)
             cache = EmbeddingCache(self.settings.data_dir / "embedding_cache.sqlite")
             try:
                 with Manifest(files.staging_manifest if full else files.manifest) as manifest:
@@ -106,12 +144,15 @@ class Components:
                         manifest,
                         chunking=self.chunking_config(),
                         workers=workers,
+                        sinks=sinks,
                         collection=staging_name(kb) if full else None,
                     )
+                self.lexical.commit(staging_name(kb) if full else kb)
                 if full:
                     files.begin_swap()
                     failpoint("after_swap_marker")
-                    files.finish_swap(self.store)
+                    files.finish_swap(self.store, sinks)
+                    self.lexical.commit(kb)
             finally:
                 cache.close()
 
@@ -135,15 +176,9 @@ def build_components(
     """Load the embedder (with its fallback), open nothing else until first use."""
     choice = embedder_choice or load_embedder(settings.embedding)
     store = make_store(settings)
-    retrieval = settings.retrieval
-    retriever = Retriever(
-        choice.embedder,
-        store,
-        candidate_factor=retrieval.candidate_factor,
-        near_duplicate_threshold=retrieval.near_duplicate_threshold,
-        ef_search=retrieval.ef_search,
-    )
+    lexical = make_lexical(settings)
+    retriever = make_retriever(settings, choice.embedder, store, lexical)
     chat = chat if chat is not None else build_chat_model(settings.llm)
     web = web if web is not None else make_web_client(settings)
     orchestrator = Orchestrator(settings, retriever, chat, web)
-    return Components(settings, choice, store, chat, web, retriever, orchestrator)
+    return Components(settings, choice, store, lexical, chat, web, retriever, orchestrator)

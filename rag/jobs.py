@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
@@ -83,7 +84,7 @@ class JobManager:
         return max(jobs, key=lambda j: j.created_at) if jobs else None
 
     def start(
-        self, kb: str, paths: list[Path], *, delete_missing: bool, full: bool = False, kind: str = "reindex"
+        self, kb: str, paths: builtins.list[Path], *, delete_missing: bool, full: bool = False, kind: str = "reindex"
     ) -> JobStatus:
         status = JobStatus(id=uuid.uuid4().hex, kb=kb, kind=kind)
         with self._lock:
@@ -102,7 +103,7 @@ class JobManager:
         with self.components.reindex_job(kb, workers=0, job="delete") as job:
             return action(job)
 
-    def _run(self, status: JobStatus, paths: list[Path], delete_missing: bool, full: bool) -> None:
+    def _run(self, status: JobStatus, paths: builtins.list[Path], delete_missing: bool, full: bool) -> None:
         status.state = "running"
         status.started_at = time.time()
         listener: ProgressListener = _Listener(status)

@@ -36,6 +36,12 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(60, ge=0, le=1000, description="RRF damping constant: score = sum w / (k + rank)")
     dense_weight: float = Field(1.0, ge=0.0, description="weight of the dense ranking in either fusion")
     lexical_weight: float = Field(1.0, ge=0.0, description="weight of the BM25 ranking in either fusion")
+    foreign_dense_weight: float | None = Field(
+        0.25,
+        ge=0.0,
+        description="dense weight for Chinese questions when the embedding model is English-only "
+        "(e.g. the offline fallback); empty to always use dense_weight",
+    )
     dense_candidates: int = Field(50, ge=1, le=1000, description="chunks taken from the vector store before fusion")
     lexical_candidates: int = Field(50, ge=1, le=1000, description="chunks taken from BM25 before fusion")
     lexical_dir: Path | None = Field(None, description="where the BM25 index lives; default <data_dir>/lexical")

@@ -80,7 +80,7 @@ class SentenceTransformerEmbedder:
                     from sentence_transformers import SentenceTransformer
                     from transformers.utils import logging as hf_logging
 
-                    hf_logging.disable_progress_bar()  # a weight-loading bar is noise in CLI and server logs
+                    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # a weight-loading bar is noise in CLI and server logs
 
                     model = SentenceTransformer(
                         self._name, device=self._device, local_files_only=self._local_files_only

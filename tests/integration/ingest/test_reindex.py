@@ -6,9 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +82,15 @@ def env(tmp_path: Path, bundled_embedder: Any) -> Iterator[Env]:
     e = Env(tmp_path / "data", bundled_embedder)
     yield e
     e.close()
+
+
+def lexical_ids(data_dir: Path, kb: str = "kb") -> list[str]:
+    """Chunk ids the BM25 side holds for ``kb`` (read from its SQLite file, as another process would)."""
+    path = data_dir / "lexical" / "lexical.sqlite3"
+    if not path.exists():
+        return []
+    with closing(sqlite3.connect(path)) as conn:
+        return sorted(r[0] for r in conn.execute("SELECT chunk_id FROM chunks WHERE kb = ?", (kb,)))
 
 
 def doc_chunks(env: Env, name: str) -> list[str]:
@@ -217,6 +228,7 @@ def test_sigkill_at_any_point_then_rerun_converges(
         assert records == crash_setup.expected[1]
         assert ids == crash_setup.expected[0]  # same chunks: no duplicates, no orphans, none missing
         assert len(ids) == after.store.count("kb") == after.manifest.indexed_chunk_count()
+        assert lexical_ids(data_dir) == ids  # the BM25 side converged too (backfilled, then kept in step)
     finally:
         after.close()
 
@@ -242,9 +254,14 @@ def test_full_rebuild_switches_over_only_when_complete(tmp_path: Path, folder: P
         report = job.run([folder])
         assert len(report.plan.new) == len(SAMPLES) - 1  # built from scratch
         assert components.store.count("kb") == before  # queries still see the old index
+        assert len(lexical_ids(tmp_path / "data")) == before  # on both sides
+        assert not any("2,400 Wh" in h.text for h in components.lexical.search("kb", "battery 2,400 Wh", 20))
     names = {Path(str(h.metadata["source"])).name for h, _ in components.store.export("kb")}
     assert "support_guide.html" not in names and "nw200_datasheet.md" in names
     assert [kb.name for kb in components.store.list_kbs()] == ["kb"]
+    assert lexical_ids(tmp_path / "data") == sorted(h.chunk_id for h, _ in components.store.export("kb"))
+    assert lexical_ids(tmp_path / "data", "kb-rebuild") == []
+    assert "2,400 Wh" in components.lexical.search("kb", "battery 2,400 Wh", 5)[0].text
     with components.reindex_job("kb", workers=0) as job:
         again = job.run([folder])
         manifest_chunks = job.manifest.indexed_chunk_count()
@@ -287,5 +304,6 @@ def test_a_crash_during_the_swap_is_finished_by_the_next_job(
         assert "support_guide.html" not in records and len(records) == len(SAMPLES) - 1
         assert len(ids) == after.store.count("kb") == after.manifest.indexed_chunk_count()
         assert [kb.name for kb in after.store.list_kbs()] == ["kb"]
+        assert lexical_ids(data_dir) == ids and lexical_ids(data_dir, "kb-rebuild") == []
     finally:
         after.close()

@@ -1,0 +1,178 @@
+"""Hybrid retrieval: dense and BM25 candidates, fused, optionally reranked, de-duplicated.
+
+Dense search finds paraphrases; BM25 finds the exact names, numbers and rare terms that a
+small embedding model blurs. Each is run for its own candidate list, the lists are fused
+(``rag.fusion``) and, when a reranker is configured, its top candidates are rescored.
+
+``HybridRetriever`` has ``Retriever``'s interface (``check_kb``, ``retrieve``), so the
+orchestrator uses either unchanged. ``Retrieved.best_score`` stays a dense cosine (the best
+one the vector store returned), because the web-search threshold is calibrated on cosines.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from ingest.embedders.base import Embedder
+from ingest.embedders.languages import is_chinese_text, reads_chinese
+from ingest.errors import KnowledgeBaseNotFound, VectorIndexError
+from ingest.lexical.index import LexicalIndex
+from ingest.stores.base import VectorStore
+from ingest.types import Hit
+from rag.errors import RetrievalError, UnknownKnowledgeBase
+from rag.fusion import FusionMethod, Ranking, fuse
+from rag.metrics import stage
+from rag.rerank import Reranker, RerankError, rerank_hits
+from rag.retrieval import Retrieved, Retriever, drop_near_duplicates
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["dense", "lexical", "hybrid"]
+
+
+@dataclass(frozen=True, slots=True)
+class HybridRetrieved(Retrieved):
+    """``hits`` carry fused (or rerank) scores; ``dense_best`` is the best cosine seen, if any."""
+
+    dense_best: float | None = None
+
+    @property
+    def best_score(self) -> float | None:
+        return self.dense_best
+
+
+class HybridRetriever(Retriever):
+    """Dense + lexical retrieval over one knowledge base; a ``Retriever`` wherever one is expected.
+
+    ``mode="dense"`` behaves like ``Retriever``; ``"lexical"`` uses BM25 only (``best_score``
+    is then ``None``); ``"hybrid"`` fuses both. A knowledge base without lexical entries (built
+    before the lexical index existed) gets dense results only (still fused, so the metadata has
+    the same shape), with a warning. A failing reranker
+    is logged and skipped: the fused order is still a good answer.
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        store: VectorStore,
+        lexical: LexicalIndex | None,
+        *,
+        mode: Mode = "hybrid",
+        fusion: FusionMethod = "rrf",
+        rrf_k: int = 60,
+        dense_weight: float = 1.0,
+        lexical_weight: float = 1.0,
+        foreign_dense_weight: float | None = None,
+        dense_candidates: int = 50,
+        lexical_candidates: int = 50,
+        reranker: Reranker | None = None,
+        rerank_candidates: int = 30,
+        candidate_factor: int = 3,
+        near_duplicate_threshold: float = 0.85,
+        ef_search: int | None = None,
+    ) -> None:
+        if mode != "dense" and lexical is None:
+            raise ValueError(f"retrieval mode {mode!r} needs a lexical index")
+        super().__init__(
+            embedder,
+            store,
+            candidate_factor=candidate_factor,
+            near_duplicate_threshold=near_duplicate_threshold,
+            ef_search=ef_search,
+        )
+        self.lexical = lexical
+        self.mode: Mode = mode
+        self.fusion: FusionMethod = fusion
+        self.rrf_k = rrf_k
+        self.dense_weight = dense_weight
+        self.lexical_weight = lexical_weight
+        self.foreign_dense_weight = foreign_dense_weight
+        self.dense_candidates = dense_candidates
+        self.lexical_candidates = lexical_candidates
+        self.reranker = reranker
+        self.rerank_candidates = rerank_candidates
+        self._warned_missing: set[str] = set()
+
+    # ``check_kb`` is inherited: the vector store is the record of which knowledge bases exist, in every mode.
+
+    # -- the two sides ---------------------------------------------------------------------
+    def dense_hits(self, question: str, kb: str, depth: int) -> list[Hit]:
+        with stage("embed_query"):
+            vector = self.embedder.embed_query(question)
+        try:
+            with stage("vector_search"):
+                return self.store.search(kb, vector, depth, ef_search=self.ef_search)
+        except KnowledgeBaseNotFound as exc:
+            raise UnknownKnowledgeBase(kb) from exc
+        except VectorIndexError as exc:
+            raise RetrievalError(str(exc)) from exc
+
+    def lexical_hits(self, question: str, kb: str, depth: int) -> list[Hit]:
+        assert self.lexical is not None
+        try:
+            if not self.lexical.has_kb(kb):
+                if kb not in self._warned_missing:
+                    self._warned_missing.add(kb)
+                    log.warning(
+                        "knowledge base %r has no lexical index (built before it existed?): "
+                        "searching it densely only; re-ingest or backfill it",
+                        kb,
+                    )
+                return []
+            with stage("lexical_search"):
+                return self.lexical.search(kb, question, depth)
+        except Exception as exc:  # sqlite3 / bm25s errors: the index is unusable, say so
+            raise RetrievalError(f"lexical search of {kb!r} failed: {exc}") from exc
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def candidates(self, question: str, kb: str, depth: int | None = None) -> tuple[list[Hit], float | None]:
+        """Fused (and reranked) candidates, best first, before de-duplication; and the best
+        dense cosine. ``depth`` overrides both sides' candidate counts (evaluation asks for more)."""
+        dense_depth = depth or self.dense_candidates
+        lexical_depth = depth or self.lexical_candidates
+        dense: list[Hit] = []
+        lexical: list[Hit] = []
+        if self.mode in ("dense", "hybrid"):
+            dense = self.dense_hits(question, kb, dense_depth)
+        if self.mode in ("lexical", "hybrid"):
+            lexical = self.lexical_hits(question, kb, lexical_depth)
+        dense_best = max((h.score for h in dense), default=None)
+        if self.mode == "dense":
+            hits = dense
+        elif self.mode == "lexical":
+            hits = lexical
+        else:  # fused even when one side is empty, so hybrid hits always explain themselves alike
+            rankings = [
+                Ranking("dense", dense, self.dense_weight_for(question)),
+                Ranking("lexical", lexical, self.lexical_weight),
+            ]
+            with stage("fusion"):
+                hits = fuse(rankings, self.fusion, rrf_k=self.rrf_k)
+        return self._rerank(question, hits), dense_best
+
+    def dense_weight_for(self, question: str) -> float:
+        """``dense_weight``, or ``foreign_dense_weight`` when the question is Chinese and the
+        embedding model was trained on English only (its vectors then carry little meaning)."""
+        if self.foreign_dense_weight is None or reads_chinese(self.embedder.model_id):
+            return self.dense_weight
+        return self.foreign_dense_weight if is_chinese_text(question) else self.dense_weight
+
+    def _rerank(self, question: str, hits: list[Hit]) -> list[Hit]:
+        if self.reranker is None or not hits:
+            return hits
+        head, tail = hits[: self.rerank_candidates], hits[self.rerank_candidates :]
+        try:
+            with stage("rerank"):
+                return rerank_hits(self.reranker, question, head) + tail
+        except RerankError as exc:
+            log.warning("reranking skipped: %s", exc)
+            return hits
+
+    def retrieve(self, question: str, kb: str, top_k: int) -> HybridRetrieved:
+        self.check_kb(kb)
+        hits, dense_best = self.candidates(question, kb)
+        window = hits[: max(top_k * self.candidate_factor, top_k)]
+        kept = drop_near_duplicates(window, self.near_duplicate_threshold)[:top_k]
+        return HybridRetrieved(hits=kept, dense_best=dense_best)

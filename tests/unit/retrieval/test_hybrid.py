@@ -1,0 +1,157 @@
+"""HybridRetriever: modes, fusion metadata, the dense best score, fallbacks, reranking, de-duplication."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import EmbeddingModelMismatch
+from ingest.lexical import LexicalIndex
+from ingest.pipeline import Indexer
+from ingest.types import Element, ParsedDocument
+from rag.errors import UnknownKnowledgeBase
+from rag.hybrid import HybridRetrieved, HybridRetriever
+from rag.rerank import RerankError, Scored
+
+from .fakes import HashEmbedder, MemoryStore
+
+pytestmark = pytest.mark.unit
+
+DOCS = {
+    "leave": "Annual leave policy: employees receive 25 days of paid vacation every year.",
+    "nw200": "The NW-200 datasheet lists a maximum throughput of 40 Gbps per port.",
+    "travel": "Travel expenses are reimbursed within 30 days after the trip report.",
+    "zh": "员工每年享有二十五天带薪年假，年假须提前申请。",
+    "copy": "Travel expenses are reimbursed within 30 days after the trip report.",
+}
+
+
+def doc(doc_id: str, text: str) -> ParsedDocument:
+    return ParsedDocument(doc_id, f"/docs/{doc_id}.txt", doc_id, [Element(text, "NarrativeText")], doc_id, "txt")
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> tuple[HashEmbedder, MemoryStore, LexicalIndex]:
+    embedder, store = HashEmbedder(), MemoryStore()
+    lexical = LexicalIndex(tmp_path / "lexical")
+    Indexer(embedder, store, sinks=[lexical]).ingest_documents([doc(k, v) for k, v in DOCS.items()], "kb")
+    return embedder, store, lexical
+
+
+def test_hybrid_hits_carry_both_sides_and_best_score_is_the_dense_cosine(setup) -> None:
+    embedder, store, lexical = setup
+    retriever = HybridRetriever(embedder, store, lexical, mode="hybrid", rrf_k=60)
+    result = retriever.retrieve("NW-200 throughput Gbps", "kb", top_k=3)
+    assert isinstance(result, HybridRetrieved)
+    top = result.hits[0]
+    assert top.doc_id == "nw200"
+    assert {"dense_rank", "dense_score", "lexical_rank", "lexical_score", "fused_score"} <= set(top.metadata)
+    assert top.score == top.metadata["fused_score"] == pytest.approx(2 / 61)
+    dense_best = store.search("kb", embedder.embed_query("NW-200 throughput Gbps"), 1)[0].score
+    assert result.best_score == pytest.approx(dense_best)
+    assert top.metadata["dense_score"] == pytest.approx(dense_best)
+
+
+def test_dense_mode_scores_are_cosines_and_lexical_mode_has_no_best_score(setup) -> None:
+    embedder, store, lexical = setup
+    dense = HybridRetriever(embedder, store, lexical, mode="dense").retrieve("paid vacation days", "kb", 2)
+    assert dense.hits[0].doc_id == "leave"
+    assert -1.0 <= dense.hits[0].score <= 1.0 and dense.best_score == dense.hits[0].score
+    lexical_only = HybridRetriever(embedder, store, lexical, mode="lexical").retrieve("年假 申请", "kb", 2)
+    assert [h.doc_id for h in lexical_only.hits] == ["zh"]
+    assert lexical_only.best_score is None
+    assert lexical_only.hits[0].score > 0  # a BM25 score
+
+
+def test_lexical_side_finds_what_the_dense_side_misses(setup) -> None:
+    embedder, store, lexical = setup
+    # The hashed bag of words knows nothing of Chinese words inside a sentence; BM25 with jieba does.
+    hybrid = HybridRetriever(embedder, store, lexical, mode="hybrid").retrieve("年假", "kb", 1)
+    assert hybrid.hits[0].doc_id == "zh"
+
+
+def test_candidate_counts_are_passed_to_each_side(setup) -> None:
+    embedder, store, lexical = setup
+    HybridRetriever(embedder, store, lexical, dense_candidates=7, lexical_candidates=3).retrieve("travel", "kb", 2)
+    assert store.searches[-1] == 7
+
+
+def test_a_kb_without_lexical_entries_is_searched_densely(setup, tmp_path: Path, caplog) -> None:
+    embedder, store, _ = setup
+    empty = LexicalIndex(tmp_path / "other")
+    retriever = HybridRetriever(embedder, store, empty, mode="hybrid")
+    with caplog.at_level(logging.WARNING):
+        result = retriever.retrieve("paid vacation", "kb", 2)
+    dense = HybridRetriever(embedder, store, empty, mode="dense").retrieve("paid vacation", "kb", 2)
+    assert [h.chunk_id for h in result.hits] == [h.chunk_id for h in dense.hits]
+    assert result.hits[0].metadata["dense_rank"] == 1 and "lexical_rank" not in result.hits[0].metadata
+    assert result.best_score == dense.best_score
+    assert "no lexical index" in caplog.text
+
+
+def test_unknown_kb_and_model_mismatch_are_raised_before_searching(setup) -> None:
+    embedder, store, lexical = setup
+    retriever = HybridRetriever(embedder, store, lexical)
+    with pytest.raises(UnknownKnowledgeBase):
+        retriever.retrieve("anything", "missing", 3)
+    store.ensure_kb("other-model", "another/model", 64)
+    with pytest.raises(EmbeddingModelMismatch):
+        retriever.retrieve("anything", "other-model", 3)
+
+
+def test_near_duplicate_passages_are_dropped(setup) -> None:
+    embedder, store, lexical = setup
+    result = HybridRetriever(embedder, store, lexical).retrieve("travel expenses reimbursed", "kb", 3)
+    doc_ids = [h.doc_id for h in result.hits]
+    assert len({"travel", "copy"} & set(doc_ids)) == 1
+
+
+class Reverse:
+    model_id = "fake/reverse"
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def rerank(self, query: str, documents: Sequence[str], top_n: int | None = None) -> list[Scored]:
+        self.calls.append(len(documents))
+        return [Scored(i, float(i)) for i in reversed(range(len(documents)))][:top_n]
+
+
+class Broken:
+    model_id = "fake/broken"
+
+    def rerank(self, query: str, documents: Sequence[str], top_n: int | None = None) -> list[Scored]:
+        raise RerankError("endpoint down")
+
+
+def test_reranker_reorders_the_head_of_the_fused_list(setup) -> None:
+    embedder, store, lexical = setup
+    plain, _ = HybridRetriever(embedder, store, lexical).candidates("travel days", "kb")
+    reverse = Reverse()
+    reranked, _ = HybridRetriever(embedder, store, lexical, reranker=reverse, rerank_candidates=3).candidates(
+        "travel days", "kb"
+    )
+    assert reverse.calls == [3]
+    assert [h.chunk_id for h in reranked[:3]] == [h.chunk_id for h in plain[:3]][::-1]
+    assert [h.chunk_id for h in reranked[3:]] == [h.chunk_id for h in plain[3:]]
+    assert reranked[0].metadata["rerank_score"] == reranked[0].score == 2.0
+    assert reranked[0].metadata["fused_score"] == plain[2].score
+
+
+def test_a_failing_reranker_leaves_the_fused_order(setup, caplog) -> None:
+    embedder, store, lexical = setup
+    plain, _ = HybridRetriever(embedder, store, lexical).candidates("travel days", "kb")
+    with caplog.at_level(logging.WARNING):
+        got, _ = HybridRetriever(embedder, store, lexical, reranker=Broken()).candidates("travel days", "kb")
+    assert [h.chunk_id for h in got] == [h.chunk_id for h in plain]
+    assert "reranking skipped" in caplog.text
+
+
+def test_lexical_modes_need_a_lexical_index(setup) -> None:
+    embedder, store, _ = setup
+    with pytest.raises(ValueError, match="needs a lexical index"):
+        HybridRetriever(embedder, store, None, mode="hybrid")
+    assert HybridRetriever(embedder, store, None, mode="dense").retrieve("travel", "kb", 1).hits
