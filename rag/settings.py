@@ -37,10 +37,10 @@ class RetrievalSettings(BaseModel):
     dense_weight: float = Field(1.0, ge=0.0, description="weight of the dense ranking in either fusion")
     lexical_weight: float = Field(1.0, ge=0.0, description="weight of the BM25 ranking in either fusion")
     foreign_dense_weight: float | None = Field(
-        0.25,
+        0.0,
         ge=0.0,
         description="dense weight for Chinese questions when the embedding model is English-only "
-        "(e.g. the offline fallback); empty to always use dense_weight",
+        "(e.g. the offline fallback; 0 ranks them by BM25, dense hits only fill in); empty: dense_weight",
     )
     dense_candidates: int = Field(50, ge=1, le=1000, description="chunks taken from the vector store before fusion")
     lexical_candidates: int = Field(50, ge=1, le=1000, description="chunks taken from BM25 before fusion")

@@ -34,7 +34,10 @@ _DIGITS = re.compile(r"^\d+$")
 CHINESE_STOPWORDS = frozenset(
     "的 了 和 是 在 也 有 与 及 或 而 之 其 这 那 就 都 被 把 让 对 从 为 以 于 将 向 由 等 着 过 吗 呢 吧 啊 "
     "我 你 他 她 它 我们 你们 他们 这个 那个 这些 那些 一个 什么 哪些 怎么 如何 多少 是否 可以 以及 并且 "
-    "因为 所以 但是 如果 虽然 还是 已经 没有 不是 就是".split()
+    "因为 所以 但是 如果 虽然 还是 已经 没有 不是 就是 "
+    # Question words: they say what is asked, not what the answer passage contains.
+    "哪 哪个 哪家 哪位 哪里 哪儿 哪年 哪一年 哪一个 哪一天 哪天 几 几个 几年 几天 多久 多长 多长时间 "
+    "谁 为什么 为何 怎样 怎么样 什么样 请问".split()
 )
 
 
@@ -87,7 +90,7 @@ class TokenizerConfig:
 class Tokenizer:
     """Text to index terms. Thread-safe; jieba loads on first Chinese text."""
 
-    VERSION = 1  # bump when the algorithm changes so persisted indexes re-tokenise
+    VERSION = 2  # bump when the algorithm changes so persisted indexes re-tokenise
 
     def __init__(self, config: TokenizerConfig | None = None) -> None:
         self.config = config or TokenizerConfig()
@@ -132,7 +135,9 @@ class Tokenizer:
                 yield run[i : i + 2]
             return
         jieba = _jieba_tokenizer()
-        pieces = jieba.cut_for_search(run, HMM=True) if mode == "search" else jieba.cut(run, HMM=True)
-        for piece in pieces:
-            if piece.strip():
-                yield piece
+        pieces = list(jieba.tokenize(run, mode="search" if mode == "search" else "default", HMM=True))
+        # Search mode also yields the parts of a word (一年 of 哪一年); a stopword's parts go with it.
+        stopped = [(start, end) for word, start, end in pieces if word in self._stop_zh]
+        for word, start, end in pieces:
+            if word.strip() and not any(a <= start and end <= b for a, b in stopped):
+                yield word

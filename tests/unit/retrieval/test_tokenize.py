@@ -63,3 +63,11 @@ def test_fingerprint_names_the_configuration() -> None:
     assert Tokenizer(TokenizerConfig(chinese="cut")).fingerprint != Tokenizer().fingerprint
     assert Tokenizer(TokenizerConfig(stem=False)).fingerprint != Tokenizer().fingerprint
     assert Tokenizer().fingerprint == Tokenizer(TokenizerConfig()).fingerprint
+
+
+def test_question_words_and_their_parts_are_not_terms() -> None:
+    """哪一年 would otherwise match every passage that says 一年 (one year)."""
+    tokens = Tokenizer()("北风机器人是哪一年成立的？")
+    assert "一年" not in tokens and "哪一年" not in tokens
+    assert {"北风", "机器人", "成立"} <= set(tokens)
+    assert "一年" in Tokenizer()("数据默认保留一年")
