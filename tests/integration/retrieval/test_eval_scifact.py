@@ -2,7 +2,7 @@
 
 The full corpus (5,183 abstracts, ~12,000 chunks) takes 8-25 minutes to embed with the bundled
 MiniLM on two CPU cores, too long for CI. This test indexes a fixed subset instead: every
-document judged for the 300 test queries plus 1,000 others drawn with seed 13 (1,283 documents).
+document judged for the 300 test queries plus 500 others drawn with seed 13 (783 documents).
 Fewer distractors make every mode score higher than on the full corpus, so the thresholds
 below were measured on this subset (full-corpus figures are in the report of ``rag eval``).
 """
@@ -21,11 +21,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900
 
 REPO = Path(__file__).resolve().parents[3]
 SCIFACT = REPO.parent / "shared" / "eval" / "scifact"
-CORPUS_SAMPLE = 1000
+CORPUS_SAMPLE = 500
 SEED = 13
 # Measured on this subset (see the module docstring); a margin of 0.01 absorbs HNSW and BLAS noise.
-HYBRID_NDCG10_MIN = 0.0
-HYBRID_RECALL100_MIN = 0.0
+HYBRID_NDCG10_MIN = 0.81  # measured 0.828 (dense 0.809, BM25 0.802)
+HYBRID_RECALL100_MIN = 0.98  # measured 0.993
 
 
 @pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").exists(), reason=f"SciFact not found at {SCIFACT}")
@@ -44,7 +44,7 @@ def test_hybrid_beats_dense_and_lexical_on_scifact(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(report_path.read_text())
     assert report["queries"] == 300
-    assert report["documents"] == 1283
+    assert report["documents"] == 783  # 283 judged + 500 others
     assert report["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert not report["index_reused"]
     ndcg = {r["mode"]: r["metrics"]["ndcg@10"] for r in report["results"]}
