@@ -15,6 +15,7 @@ from ingest.errors import IngestError
 from ingest.locking import JobLocked
 from rag import cli_output as ui
 from rag.cli_keys import app as keys_app
+from rag.cli_migrate import register_migrate
 from rag.components import Components, build_components
 from rag.errors import RagError
 from rag.eval.cli import eval_app
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
+register_migrate(kb_app)
 app.add_typer(keys_app, name="keys")
 app.add_typer(eval_app, name="eval")
 

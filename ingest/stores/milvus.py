@@ -11,15 +11,23 @@ collection description; a separate registry collection would be a second thing t
 Consistency: reads (search, query, count, get, export) run at ``Session`` level by default.
 pymilvus remembers the timestamp of this process's last write to each collection and the server
 waits for that timestamp only, so a write followed by a read in the same job always sees the
-write, while a read with nothing pending is not delayed. ``Strong`` would add a wait for the next
-time tick (up to ~200 ms on a server) to every read; pass ``consistency_level="Strong"`` when
-readers must see other processes' writes immediately. Nothing calls ``flush``: visibility does
-not need it, and the server rate-limits it. ``flush(kb)`` exists for the end of a bulk load, so
-that the data is sealed and indexed instead of being searched by brute force.
+write, while a read with nothing pending is not delayed. ``Strong`` adds a wait for the next time
+tick to every read (~180 ms per query measured on the 2.3 server against ~3 ms); pass
+``consistency_level="Strong"`` when readers must see other processes' writes at once. Deletes
+are the exception: Milvus 2.3 replies to Delete without a timestamp, so after deleting the store
+makes one Strong read (``_settle``). Nothing calls ``flush`` for visibility: it is not needed,
+and the server rate-limits it. ``flush(kb)`` is for the end of a bulk load: it seals the data
+and waits until searches go through the HNSW index rather than a temporary one.
+
+Full rebuilds swap collections with ``rename_collection`` (``replace_kb``). Full-text search:
+``supports_full_text_search`` detects BM25 (Milvus >= 2.5 and Milvus Lite) by probing, but the
+lexical side of hybrid retrieval is not delegated to Milvus; it stays in ``ingest.lexical`` for
+every backend, so results do not depend on the server version (a 2.3 server has no BM25).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -30,30 +38,27 @@ from typing import Any, Protocol, TypeVar
 
 from ingest.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound, VectorIndexError
 from ingest.stores.base import HnswParams, MetadataFilter
-from ingest.stores.milvus_filters import EXTRA_FIELD, PK_FIELD, SCALAR_FIELDS, ids_expr, milvus_expr
+from ingest.stores.milvus_filters import (
+    OUTPUT_FIELDS,
+    PK_FIELD,
+    VECTOR_FIELD,
+    build_schema,
+    chunk_to_row,
+    entity_to_hit,
+    ids_expr,
+    milvus_expr,
+)
 from ingest.stores.naming import collection_name, kb_from_collection, validate_kb_name
 from ingest.types import Chunk, Hit, KnowledgeBaseInfo
 
+log = logging.getLogger(__name__)
 _PROP_KB = "askdocs.kb"
 _PROP_MODEL = "askdocs.embedding_model"
 _PROP_DIM = "askdocs.dimension"
-_VECTOR = "vector"
-_TEXT = "text"
-# VARCHAR limits are UTF-8 bytes; 65,535 is Milvus's maximum (~21k Chinese characters).
-_MAX_BYTES: dict[str, int] = {
-    PK_FIELD: 512,
-    _TEXT: 65_535,
-    "doc_id": 512,
-    "source": 4_096,
-    "title": 2_048,
-    "section": 2_048,
-    "pages": 4_096,
-    "content_hash": 128,
-}
-_STRING_META = ("doc_id", "source", "title", "section", "pages", "content_hash")
-_OUTPUT_FIELDS = [PK_FIELD, _TEXT, EXTRA_FIELD, *sorted(SCALAR_FIELDS)]
 _WRITE_BATCH = 500
 _ID_BATCH = 1_000
+# Milvus's indexCoord.minSegmentNumRowsToEnableIndex default: smaller sealed segments stay unindexed
+_MIN_ROWS_TO_INDEX = 1_024
 _T = TypeVar("_T")
 
 
@@ -92,6 +97,8 @@ class MilvusStore:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # Milvus Lite does not support concurrent writers
         self._fts: bool | None = None
+        self._loaded: set[str] = set()
+        self._flush_progress = (0, 0)  # (rows ready, rows in total) at the last check, for errors
 
     def describe(self) -> str:
         return f"milvus server at {self._uri}" if self._remote else f"milvus lite at {self._uri}"
@@ -102,7 +109,8 @@ class MilvusStore:
             if self._client is None:
                 from pymilvus import MilvusClient
 
-                token = self._token.get_secret_value() if hasattr(self._token, "get_secret_value") else self._token
+                secret = self._token
+                token = secret if secret is None or isinstance(secret, str) else secret.get_secret_value()
                 try:
                     if not self._remote:
                         Path(self._uri).parent.mkdir(parents=True, exist_ok=True)
@@ -128,33 +136,49 @@ class MilvusStore:
         return str(self._call(None, lambda c: c.get_server_version()))
 
     def _call(self, kb: str | None, fn: Callable[[Any], _T], what: str = "") -> _T:
-        """Run ``fn(client)``, loading a released collection once and translating vendor errors."""
+        """Run ``fn(client)`` with the knowledge base's collection loaded; translate vendor errors."""
         client = self._connect()
         for attempt in (0, 1):
             try:
+                if kb is not None and kb not in self._loaded:
+                    self._load(client, kb)
                 return fn(client)
+            except (KnowledgeBaseNotFound, EmbeddingModelMismatch):
+                raise
             except Exception as exc:
-                message = str(exc)
                 if kb is not None and _is_not_found(exc):
                     raise KnowledgeBaseNotFound(kb) from exc
                 if kb is not None and attempt == 0 and _is_not_loaded(exc):
-                    client.load_collection(collection_name(kb))
+                    self._loaded.discard(kb)  # released behind our back: load and retry once
                     continue
-                raise VectorIndexError(f"{what or 'milvus call'} failed on {self.describe()}: {message}") from exc
+                raise VectorIndexError(f"{what or 'milvus call'} failed on {self.describe()}: {exc}") from exc
         raise AssertionError("unreachable")
+
+    def _exists(self, kb: str) -> bool:
+        # asked first because pymilvus logs every failed describe/query as an error
+        return bool(self._call(None, lambda c: c.has_collection(collection_name(kb)), "has_collection"))
+
+    def _load(self, client: Any, kb: str) -> None:
+        """Load once per store: collections are released after Milvus Lite reopens its file and
+        may be released by an operator on a server; searching those fails instead of loading."""
+        name = collection_name(kb)
+        state = getattr(client.get_load_state(name).get("state"), "name", "")
+        if state == "NotExist":
+            raise KnowledgeBaseNotFound(kb)
+        if state != "Loaded":
+            client.load_collection(name)
+        self._loaded.add(kb)
 
     # -- knowledge bases --------------------------------------------------------------------
     def ensure_kb(self, kb: str, embedding_model: str, dimension: int) -> KnowledgeBaseInfo:
         validate_kb_name(kb)
         if dimension <= 0:
             raise ValueError(f"dimension must be positive, got {dimension}")
-        name = collection_name(kb)
-        if not self._call(None, lambda c: c.has_collection(name), "has_collection"):
+        if not self._exists(kb):
             try:
                 self._create(kb, embedding_model, dimension)
             except VectorIndexError:
-                # another process may have created it meanwhile; only that case is recoverable
-                if not self._call(None, lambda c: c.has_collection(name), "has_collection"):
+                if not self._exists(kb):  # unless another process created it meanwhile
                     raise
         info = self.kb_info(kb)
         if info.embedding_model != embedding_model or info.dimension != dimension:
@@ -162,19 +186,12 @@ class MilvusStore:
         return info
 
     def _create(self, kb: str, embedding_model: str, dimension: int) -> None:
-        from pymilvus import DataType, MilvusClient
+        from pymilvus import MilvusClient
 
-        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-        schema.add_field(PK_FIELD, DataType.VARCHAR, is_primary=True, max_length=_MAX_BYTES[PK_FIELD])
-        schema.add_field(_VECTOR, DataType.FLOAT_VECTOR, dim=dimension)
-        schema.add_field(_TEXT, DataType.VARCHAR, max_length=_MAX_BYTES[_TEXT])
-        for field in _STRING_META:
-            schema.add_field(field, DataType.VARCHAR, max_length=_MAX_BYTES[field])
-        schema.add_field("chunk_index", DataType.INT64)
-        schema.add_field(EXTRA_FIELD, DataType.JSON)
+        schema = build_schema(dimension)
         index = MilvusClient.prepare_index_params()
         index.add_index(
-            _VECTOR,
+            VECTOR_FIELD,
             index_type="HNSW",
             metric_type="COSINE",
             params={"M": self._hnsw.m, "efConstruction": self._hnsw.ef_construction},
@@ -194,14 +211,13 @@ class MilvusStore:
 
     def kb_info(self, kb: str) -> KnowledgeBaseInfo:
         name = collection_name(kb)
-        # has_collection first: a failed describe is logged as an error by pymilvus
-        if not self._call(None, lambda c: c.has_collection(name), "has_collection"):
+        if not self._exists(kb):
             raise KnowledgeBaseNotFound(kb)
         desc = self._call(kb, lambda c: c.describe_collection(name), f"describing knowledge base {kb!r}")
         props = desc.get("properties") or {}
         dim = props.get(_PROP_DIM)
         if dim is None:  # created by something else: fall back to the schema
-            dim = next((f.get("params", {}).get("dim") for f in desc["fields"] if f["name"] == _VECTOR), 0)
+            dim = next((f.get("params", {}).get("dim") for f in desc["fields"] if f["name"] == VECTOR_FIELD), 0)
         return KnowledgeBaseInfo(
             name=kb, embedding_model=str(props.get(_PROP_MODEL, "")), dimension=int(dim or 0), count=self.count(kb)
         )
@@ -223,9 +239,49 @@ class MilvusStore:
 
     def drop_kb(self, kb: str) -> None:
         name = collection_name(kb)
-        if not self._call(None, lambda c: c.has_collection(name), "has_collection"):
+        if not self._exists(kb):
             raise KnowledgeBaseNotFound(kb)
         self._call(kb, lambda c: c.drop_collection(name), f"dropping knowledge base {kb!r}")
+        self._loaded.discard(kb)
+
+    def replace_kb(self, kb: str, staging: str) -> None:
+        """Swap ``staging`` in as ``kb`` by renaming collections; the old ``kb`` is dropped last.
+
+        Order: old ``kb`` -> a backup name, ``staging`` -> ``kb``, drop the backup. Queries see
+        no ``kb`` only between the two renames (metadata operations, milliseconds), never a
+        half-built one; if the second rename fails the backup is renamed back. A backup left by
+        a crash is dropped by the next replace. Idempotent: with ``staging`` gone and ``kb``
+        present there is nothing to do (``KnowledgeBaseNotFound`` if both are gone).
+        """
+        target, source = collection_name(kb), collection_name(staging)
+        if target == source:
+            raise ValueError(f"cannot replace knowledge base {kb!r} with itself")
+        backup = f"askdocs_old_{target}"  # never "kb_": list_kbs must not see it
+        if not self._exists(staging):
+            self.kb_info(kb)  # already replaced: kb must exist, else KnowledgeBaseNotFound
+            return
+        what = f"replacing knowledge base {kb!r} with {staging!r}"
+        with self._write_lock:
+            if self._call(None, lambda c: c.has_collection(backup), what):
+                self._call(None, lambda c: c.drop_collection(backup), what)
+            had_target = self._exists(kb)
+            if had_target:
+                self._call(None, lambda c: c.rename_collection(target, backup), what)
+            self._loaded.discard(kb)
+            self._loaded.discard(staging)
+            try:
+                self._call(None, lambda c: c.rename_collection(source, target), what)
+            except VectorIndexError:
+                if had_target:
+                    self._call(None, lambda c: c.rename_collection(backup, target), f"restoring {kb!r}")
+                raise
+            # the recorded name follows the collection; model and dimension stay as built
+            self._call(None, lambda c: c.alter_collection_properties(target, properties={_PROP_KB: kb}), what)
+            if had_target:
+                self._call(None, lambda c: c.drop_collection(backup), what)
+        # pymilvus keys its session timestamps by collection name, and kb's may predate the
+        # staging writes: one Strong read makes them visible to every later read (see _settle)
+        self._settle(kb)
 
     # -- data -------------------------------------------------------------------------------
     def upsert(self, kb: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
@@ -236,13 +292,12 @@ class MilvusStore:
         name = collection_name(kb)
         with self._write_lock:
             for start in range(0, len(chunks), _WRITE_BATCH):
-                rows = [
-                    _row(c, v)
-                    for c, v in zip(
-                        chunks[start : start + _WRITE_BATCH], vectors[start : start + _WRITE_BATCH], strict=True
-                    )
-                ]
-                self._call(kb, lambda c, rows=rows: c.upsert(name, rows), f"writing to knowledge base {kb!r}")
+                end = start + _WRITE_BATCH
+                rows = [chunk_to_row(c, v) for c, v in zip(chunks[start:end], vectors[start:end], strict=True)]
+                self._write_rows(kb, name, rows)
+
+    def _write_rows(self, kb: str, name: str, rows: list[dict[str, Any]]) -> None:
+        self._call(kb, lambda c: c.upsert(name, rows), f"writing to knowledge base {kb!r}")
 
     def delete(self, kb: str, *, chunk_ids: Sequence[str] | None = None, where: MetadataFilter | None = None) -> int:
         expr = milvus_expr(where)
@@ -285,7 +340,7 @@ class MilvusStore:
         return len(ids)
 
     def _settle(self, kb: str) -> None:
-        """Make a delete visible to this session's next reads.
+        """Make a delete (or a renamed collection's earlier writes) visible to this session's next reads.
 
         Milvus 2.3 answers Delete with timestamp 0, so pymilvus's session timestamp does not move
         and a Session read could still see the deleted rows. One Strong read waits until the
@@ -329,14 +384,14 @@ class MilvusStore:
                 data=[[float(x) for x in vector]],
                 filter=milvus_expr(where),
                 limit=top_k,
-                output_fields=_OUTPUT_FIELDS,
+                output_fields=OUTPUT_FIELDS,
                 search_params={"metric_type": "COSINE", "params": {"ef": ef}},
-                anns_field=_VECTOR,
+                anns_field=VECTOR_FIELD,
                 consistency_level=self._consistency,
             ),
             f"searching knowledge base {kb!r}",
         )
-        return [_hit(hit["id"], hit["entity"], float(hit["distance"])) for hit in result[0]]
+        return [entity_to_hit(hit["id"], hit["entity"], float(hit["distance"])) for hit in result[0]]
 
     def count(self, kb: str) -> int:
         rows = self._query(kb, "", ["count(*)"])
@@ -346,8 +401,8 @@ class MilvusStore:
         unique = list(dict.fromkeys(chunk_ids))
         hits: list[Hit] = []
         for start in range(0, len(unique), _ID_BATCH):
-            rows = self._query(kb, ids_expr(unique[start : start + _ID_BATCH]), _OUTPUT_FIELDS)
-            hits.extend(_hit(row[PK_FIELD], row, 1.0) for row in rows)
+            rows = self._query(kb, ids_expr(unique[start : start + _ID_BATCH]), OUTPUT_FIELDS)
+            hits.extend(entity_to_hit(row[PK_FIELD], row, 1.0) for row in rows)
         return hits
 
     def export(self, kb: str, batch_size: int = 512) -> Iterator[tuple[Hit, list[float]]]:
@@ -357,7 +412,7 @@ class MilvusStore:
             lambda c: c.query_iterator(
                 name,
                 batch_size=batch_size,
-                output_fields=[*_OUTPUT_FIELDS, _VECTOR],
+                output_fields=[*OUTPUT_FIELDS, VECTOR_FIELD],
                 consistency_level=self._consistency,
             ),
             f"exporting knowledge base {kb!r}",
@@ -368,26 +423,55 @@ class MilvusStore:
                 if not page:
                     return
                 for row in page:
-                    yield _hit(row[PK_FIELD], row, 1.0), [float(x) for x in row[_VECTOR]]
+                    yield entity_to_hit(row[PK_FIELD], row, 1.0), [float(x) for x in row[VECTOR_FIELD]]
         finally:
             iterator.close()
 
-    def flush(self, kb: str, *, wait_for_index: bool = True, timeout: float = 600.0) -> None:
-        """Seal buffered writes and (by default) wait until they are indexed.
+    def flush(self, kb: str, *, wait_for_index: bool = True, timeout: float = 900.0) -> None:
+        """Seal buffered writes and (by default) wait until searches use the HNSW index for them.
 
         For the end of a bulk load, never per write: the server rate-limits flushes, and
-        visibility does not need them (see the module docstring).
+        visibility does not need them (see the module docstring). Until a server's query nodes
+        load the sealed, indexed segments, searches over that data use a temporary IVF index
+        whose recall ignores ``ef``; the wait covers both the index build and that hand-off.
         """
         name = collection_name(kb)
+        self._flush_progress = (0, 0)
         self._call(kb, lambda c: c.flush(name), f"flushing knowledge base {kb!r}")
         deadline = time.monotonic() + timeout
-        while wait_for_index:
-            state = self._call(kb, lambda c: c.describe_index(name, _VECTOR), f"describing index of {kb!r}")
-            if int(state.get("pending_index_rows", 0)) == 0 and state.get("state") in (None, "Finished"):
-                return
+        while wait_for_index and not self._indexed_and_loaded(kb):
             if time.monotonic() > deadline:
-                raise VectorIndexError(f"index of knowledge base {kb!r} not built after {timeout:.0f}s: {state}")
+                ready, total = self._flush_progress
+                raise VectorIndexError(
+                    f"index of knowledge base {kb!r} not ready after {timeout:.0f}s "
+                    f"({ready} of {total} rows in loaded, indexed segments)"
+                )
             time.sleep(0.5)
+
+    def _indexed_and_loaded(self, kb: str) -> bool:
+        name = collection_name(kb)
+        state = self._call(kb, lambda c: c.describe_index(name, VECTOR_FIELD), f"describing index of {kb!r}")
+        if state.get("state") not in (None, "Finished"):
+            return False
+        if "indexed_rows" in state and "total_rows" in state:
+            # not pending_index_rows: a 2.3 server keeps counting rows of segments that compaction
+            # has merged away (seen stuck at 60,000 of 100,000 with every segment indexed)
+            if int(state["indexed_rows"]) < int(state["total_rows"]):
+                return False
+        elif int(state.get("pending_index_rows", 0)):
+            return False
+        if not self._remote:  # Milvus Lite searches flushed segments with their index at once
+            return True
+        segments = self._call(kb, lambda c: c.list_loaded_segments(name), f"listing segments of {kb!r}")
+        ready_rows = 0
+        for seg in segments:  # growing segments are not listed; sealed ones show their index
+            # Segments below the server's minimum for indexing are never indexed and are searched
+            # exactly (brute force), so they count as ready instead of being waited for forever.
+            small = int(seg.num_rows) < _MIN_ROWS_TO_INDEX
+            if "sealed" in str(seg.state).lower() and (seg.index_name or seg.index_id or small):
+                ready_rows += int(seg.num_rows)
+        self._flush_progress = (ready_rows, self.count(kb))
+        return ready_rows >= self._flush_progress[1]
 
     # -- capabilities -----------------------------------------------------------------------
     def supports_full_text_search(self) -> bool:
@@ -407,6 +491,7 @@ class MilvusStore:
 
     def _probe_bm25(self) -> bool:
         from pymilvus import DataType, Function, FunctionType, MilvusClient
+        from pymilvus.exceptions import MilvusException
 
         client = self._connect()
         name = f"askdocs_probe_{uuid.uuid4().hex[:12]}"  # never "kb_": list_kbs must not see it
@@ -415,14 +500,10 @@ class MilvusStore:
             schema.add_field("id", DataType.INT64, is_primary=True)
             schema.add_field("text", DataType.VARCHAR, max_length=256, enable_analyzer=True)
             schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-            schema.add_function(
-                Function(
-                    name="bm25",
-                    function_type=FunctionType.BM25,
-                    input_field_names=["text"],
-                    output_field_names=["sparse"],
-                )
+            bm25 = Function(
+                name="bm25", function_type=FunctionType.BM25, input_field_names="text", output_field_names="sparse"
             )
+            schema.add_function(bm25)
             index = MilvusClient.prepare_index_params()
             index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
             client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
@@ -431,7 +512,8 @@ class MilvusStore:
             client.insert(name, [{"id": 1, "text": "probe full text search"}])
             hits = client.search(name, data=["probe"], anns_field="sparse", limit=1, consistency_level="Strong")
             return len(hits[0]) == 1 and hits[0][0]["id"] == 1
-        except Exception:
+        except MilvusException as exc:  # the server refused a part of it: no full-text search
+            log.info("%s has no BM25 full-text search: %s", self.describe(), exc)
             return False
         finally:
             try:
@@ -439,32 +521,6 @@ class MilvusStore:
                     client.drop_collection(name)
             except Exception:
                 pass
-
-
-def _row(chunk: Chunk, vector: Sequence[float]) -> dict[str, Any]:
-    meta = chunk.metadata()
-    row: dict[str, Any] = {PK_FIELD: chunk.chunk_id, _VECTOR: [float(x) for x in vector], _TEXT: chunk.text}
-    for field in _STRING_META:
-        row[field] = str(meta.pop(field))
-    row["chunk_index"] = int(meta.pop("chunk_index"))
-    row[EXTRA_FIELD] = meta  # "kb" and the scalar extras
-    for field, limit in _MAX_BYTES.items():
-        size = len(row[field].encode("utf-8"))
-        if size > limit:
-            raise VectorIndexError(
-                f"chunk {chunk.chunk_id!r}: field {field!r} is {size} UTF-8 bytes, Milvus allows {limit}"
-            )
-    return row
-
-
-def _hit(chunk_id: Any, entity: dict[str, Any], score: float) -> Hit:
-    meta: dict[str, Any] = dict(entity.get(EXTRA_FIELD) or {})
-    for field in SCALAR_FIELDS:
-        if field in entity:
-            meta[field] = entity[field]
-    if "chunk_index" in meta:
-        meta["chunk_index"] = int(meta["chunk_index"])
-    return Hit(chunk_id=str(chunk_id), text=str(entity.get(_TEXT) or ""), score=score, metadata=meta)
 
 
 def _is_not_loaded(exc: Exception) -> bool:

@@ -1,4 +1,10 @@
-"""Translate ``MetadataFilter`` into a Milvus boolean expression.
+"""How chunks map onto a Milvus collection's fields, and ``MetadataFilter`` -> boolean expression.
+
+The core metadata keys are real scalar columns (filterable, typed); everything else from
+``Chunk.metadata()`` (``kb`` and the scalar extras) goes into one JSON column, and filters on
+those keys become JSON-path expressions. VARCHAR limits count UTF-8 bytes, so a Chinese text
+of 21,845 characters already fills the 65,535-byte maximum; longer values are refused with a
+clear error rather than cut (a cut text would no longer match its embedding).
 
 Expressions are built as text because Milvus 2.3 servers have no expression templates
 (``filter_params`` came in 2.4/2.5), so every literal is escaped here. Only the escapes that
@@ -10,17 +16,30 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ingest.errors import VectorIndexError
 from ingest.stores.base import MetadataFilter
+from ingest.types import Chunk, Hit
 
-# Metadata keys stored as real scalar columns; every other key lives in the JSON column.
-SCALAR_FIELDS: frozenset[str] = frozenset(
-    {"doc_id", "source", "title", "section", "pages", "chunk_index", "content_hash"}
-)
-EXTRA_FIELD = "extra"
 PK_FIELD = "id"
+VECTOR_FIELD = "vector"
+TEXT_FIELD = "text"
+EXTRA_FIELD = "extra"
+STRING_FIELDS = ("doc_id", "source", "title", "section", "pages", "content_hash")
+SCALAR_FIELDS: frozenset[str] = frozenset({*STRING_FIELDS, "chunk_index"})
+MAX_BYTES: dict[str, int] = {
+    PK_FIELD: 512,
+    TEXT_FIELD: 65_535,
+    "doc_id": 512,
+    "source": 4_096,
+    "title": 2_048,
+    "section": 2_048,
+    "pages": 4_096,
+    "content_hash": 128,
+}
+OUTPUT_FIELDS = [PK_FIELD, TEXT_FIELD, EXTRA_FIELD, *sorted(SCALAR_FIELDS)]
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _ESCAPE_RE = re.compile(r'[\\"\n\r\t]')
@@ -73,3 +92,46 @@ def milvus_expr(where: MetadataFilter | None) -> str:
 def ids_expr(ids: Iterable[str]) -> str:
     """``id in [...]`` for primary keys."""
     return f"{PK_FIELD} in [{', '.join(quote(i) for i in ids)}]"
+
+
+def build_schema(dimension: int) -> Any:
+    """The collection schema of a knowledge base (pymilvus is imported only when needed)."""
+    from pymilvus import DataType, MilvusClient
+
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field(PK_FIELD, DataType.VARCHAR, is_primary=True, max_length=MAX_BYTES[PK_FIELD])
+    schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=dimension)
+    schema.add_field(TEXT_FIELD, DataType.VARCHAR, max_length=MAX_BYTES[TEXT_FIELD])
+    for field in STRING_FIELDS:
+        schema.add_field(field, DataType.VARCHAR, max_length=MAX_BYTES[field])
+    schema.add_field("chunk_index", DataType.INT64)
+    schema.add_field(EXTRA_FIELD, DataType.JSON)
+    return schema
+
+
+def chunk_to_row(chunk: Chunk, vector: Sequence[float]) -> dict[str, Any]:
+    """One entity; raises ``VectorIndexError`` for a value longer than its column allows."""
+    meta = chunk.metadata()
+    row: dict[str, Any] = {PK_FIELD: chunk.chunk_id, VECTOR_FIELD: [float(x) for x in vector], TEXT_FIELD: chunk.text}
+    for field in STRING_FIELDS:
+        row[field] = str(meta.pop(field))
+    row["chunk_index"] = int(meta.pop("chunk_index"))
+    row[EXTRA_FIELD] = meta  # "kb" and the scalar extras
+    for field, limit in MAX_BYTES.items():
+        size = len(row[field].encode("utf-8"))
+        if size > limit:
+            raise VectorIndexError(
+                f"chunk {chunk.chunk_id!r}: field {field!r} is {size} UTF-8 bytes, Milvus allows {limit}"
+            )
+    return row
+
+
+def entity_to_hit(chunk_id: Any, entity: dict[str, Any], score: float) -> Hit:
+    """A ``Hit`` whose metadata equals the ``Chunk.metadata()`` that was written."""
+    meta: dict[str, Any] = dict(entity.get(EXTRA_FIELD) or {})
+    for field in SCALAR_FIELDS:
+        if field in entity:
+            meta[field] = entity[field]
+    if "chunk_index" in meta:
+        meta["chunk_index"] = int(meta["chunk_index"])
+    return Hit(chunk_id=str(chunk_id), text=str(entity.get(TEXT_FIELD) or ""), score=score, metadata=meta)

@@ -35,10 +35,14 @@ def test_hybrid_beats_dense_and_lexical_on_scifact(tmp_path: Path) -> None:
         eval_app,
         [
             "retrieval",
-            "--dataset", str(SCIFACT),
-            "--corpus-sample", str(CORPUS_SAMPLE),
-            "--seed", str(SEED),
-            "--json", str(report_path),
+            "--dataset",
+            str(SCIFACT),
+            "--corpus-sample",
+            str(CORPUS_SAMPLE),
+            "--seed",
+            str(SEED),
+            "--json",
+            str(report_path),
         ],
     )
     assert result.exit_code == 0, result.output

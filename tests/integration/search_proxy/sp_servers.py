@@ -19,5 +19,3 @@ class TLSFiles:
     ca_pem: Path
     cert_pem: Path
     key_pem: Path
-
-
