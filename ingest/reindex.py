@@ -315,8 +315,15 @@ class ReindexJob:
         embedded = sum(len(chunks) for _, chunks in batch)
         report.chunks_embedded += embedded
         progress.chunks_embedded(embedded)
+        # Writes are batched (one store upsert per embedding batch) and ordered for crash safety:
+        # every document of the batch is marked "writing" first, so a crash anywhere below leaves
+        # markers that ``reconcile`` turns back into a clean state before the next run.
+        records: list[FileRecord] = []
+        replaced: list[str] = []
         for doc, chunks in batch:
             disk = files[doc.source]
+            if self.manifest.get(doc.source) is not None:
+                replaced.append(doc.doc_id)  # a new file has no chunks to remove
             record = FileRecord(
                 path=doc.source,
                 size=disk.size,
@@ -330,8 +337,12 @@ class ReindexJob:
             )
             self.manifest.put(record)  # committed before the store changes: a crash leaves this marker
             failpoint("after_writing_marker")
-            self.store.delete(self.collection, where=MetadataFilter({"doc_id": doc.doc_id}))
-            self.store.upsert(self.collection, chunks, [vectors[c.text] for c in chunks])
+            records.append(record)
+        for doc_id in replaced:
+            self.store.delete(self.collection, where=MetadataFilter({"doc_id": doc_id}))
+        all_chunks = [c for _, chunks in batch for c in chunks]
+        self.store.upsert(self.collection, all_chunks, [vectors[c.text] for c in all_chunks])
+        for (doc, chunks), record in zip(batch, records, strict=True):
             for sink in self.sinks:
                 sink.replace_document(self.collection, doc.doc_id, chunks)
             failpoint("after_store_write")
