@@ -5,32 +5,29 @@ record factory copies it onto every record made while the request is handled, in
 worker threads (anyio copies the context), and ``rag.web_client`` forwards it to the search
 proxy as ``X-Request-ID``. Questions, documents and answers are never logged at INFO: log
 calls name sizes and ids, and a filter scrubs bearer tokens and API keys as a second defence.
+The JSON formatter and the scrubbing filter are the search proxy's (``search_proxy.logs``).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
 import uuid
+from collections.abc import Iterable
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any
+
+from search_proxy.logs import REDACTED, JsonFormatter
+from search_proxy.logs import RedactSecrets as _RedactSecrets
+
+__all__ = ["REDACTED", "REQUEST_ID_HEADER", "JsonFormatter", "RedactSecrets", "configure_logging", "scrub"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _request_id: ContextVar[str | None] = ContextVar("askdocs_request_id", default=None)
 
-_BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _API_KEY = re.compile(r"askd_[A-Za-z0-9_-]{20,}")
-REDACTED = "[redacted]"
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
-    "message",
-    "asctime",
-    "taskName",
-    "color_message",
-}
 
 
 def current_request_id() -> str | None:
@@ -70,37 +67,14 @@ def install_record_factory() -> None:
 
 def scrub(text: str) -> str:
     """Remove bearer tokens and anything shaped like one of our API keys."""
-    return _API_KEY.sub(REDACTED, _BEARER.sub(rf"\g<1>{REDACTED}", text))
+    return RedactSecrets().scrub(text)
 
 
-class RedactSecrets(logging.Filter):
-    """Scrubs the formatted message and string ``extra`` fields of every record."""
+class RedactSecrets(_RedactSecrets):
+    """The search proxy's filter, also scrubbing anything shaped like one of our API keys."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = scrub(record.getMessage())
-        record.args = None
-        for key, value in list(vars(record).items()):
-            if key not in _STANDARD and isinstance(value, str):
-                setattr(record, key, scrub(value))
-        return True
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id and ``extra`` fields."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        payload: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        for key, value in vars(record).items():
-            if key not in _STANDARD:
-                payload[key] = value
-        if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload, ensure_ascii=False, default=str)
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__(secrets, patterns=[_API_KEY])
 
 
 def configure_logging(level: str = "info", *, json_lines: bool = True, stream: Any = None) -> logging.Handler:

@@ -28,14 +28,17 @@ REDACTED = "[redacted]"
 class RedactSecrets(logging.Filter):
     """Replaces secret values (and ``Bearer …`` tokens) in the message and in extra fields."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, secrets: Iterable[str] = (), patterns: Iterable[re.Pattern[str]] = ()) -> None:
         super().__init__()
         # Longest first so a key that contains another is scrubbed whole.
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._patterns = list(patterns)  # shapes of secrets not known in advance (issued API keys)
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
+        for pattern in self._patterns:
+            text = pattern.sub(REDACTED, text)
         return _BEARER.sub(rf"\g<1>{REDACTED}", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
