@@ -147,12 +147,11 @@ class Components:
                         sinks=sinks,
                         collection=staging_name(kb) if full else None,
                     )
-                self.lexical.commit(staging_name(kb) if full else kb)
                 if full:
                     files.begin_swap()
                     failpoint("after_swap_marker")
                     files.finish_swap(self.store, sinks)
-                    self.lexical.commit(kb)
+                self.lexical.commit(kb)  # after a swap: the staging copy's matrix would be thrown away
             finally:
                 cache.close()
 

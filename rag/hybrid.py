@@ -17,11 +17,10 @@ from typing import Literal
 
 from ingest.embedders.base import Embedder
 from ingest.embedders.languages import is_chinese_text, reads_chinese
-from ingest.errors import KnowledgeBaseNotFound, VectorIndexError
 from ingest.lexical.index import LexicalIndex
 from ingest.stores.base import VectorStore
 from ingest.types import Hit
-from rag.errors import RetrievalError, UnknownKnowledgeBase
+from rag.errors import RetrievalError
 from rag.fusion import FusionMethod, Ranking, fuse
 from rag.metrics import stage
 from rag.rerank import Reranker, RerankError, rerank_hits
@@ -98,16 +97,7 @@ class HybridRetriever(Retriever):
     # ``check_kb`` is inherited: the vector store is the record of which knowledge bases exist, in every mode.
 
     # -- the two sides ---------------------------------------------------------------------
-    def dense_hits(self, question: str, kb: str, depth: int) -> list[Hit]:
-        with stage("embed_query"):
-            vector = self.embedder.embed_query(question)
-        try:
-            with stage("vector_search"):
-                return self.store.search(kb, vector, depth, ef_search=self.ef_search)
-        except KnowledgeBaseNotFound as exc:
-            raise UnknownKnowledgeBase(kb) from exc
-        except VectorIndexError as exc:
-            raise RetrievalError(str(exc)) from exc
+    # ``dense_hits`` is inherited from ``Retriever``.
 
     def lexical_hits(self, question: str, kb: str, depth: int) -> list[Hit]:
         assert self.lexical is not None

@@ -80,15 +80,19 @@ class Retriever:
         if info.embedding_model != self.embedder.model_id or info.dimension != dimension:
             raise EmbeddingModelMismatch(kb, info.embedding_model, info.dimension, self.embedder.model_id, dimension)
 
-    def retrieve(self, question: str, kb: str, top_k: int) -> Retrieved:
-        self.check_kb(kb)
+    def dense_hits(self, question: str, kb: str, depth: int) -> list[Hit]:
+        """The ``depth`` nearest chunks to the embedded question, best first (cosine scores)."""
         with stage("embed_query"):
             vector = self.embedder.embed_query(question)
         try:
             with stage("vector_search"):
-                candidates = self.store.search(kb, vector, top_k * self.candidate_factor, ef_search=self.ef_search)
+                return self.store.search(kb, vector, depth, ef_search=self.ef_search)
         except KnowledgeBaseNotFound as exc:
             raise UnknownKnowledgeBase(kb) from exc
         except VectorIndexError as exc:
             raise RetrievalError(str(exc)) from exc
+
+    def retrieve(self, question: str, kb: str, top_k: int) -> Retrieved:
+        self.check_kb(kb)
+        candidates = self.dense_hits(question, kb, top_k * self.candidate_factor)
         return Retrieved(hits=drop_near_duplicates(candidates, self.near_duplicate_threshold)[:top_k])
