@@ -11,6 +11,7 @@ from typing import Any
 
 from ingest.errors import ParseError, UnsupportedFormat
 from ingest.offline_nlp import disable_analytics, install_offline_nlp
+from ingest.plaintext import plain_text_elements
 from ingest.tables import html_table_to_text
 from ingest.textdecode import decode_text
 from ingest.types import Element, ParsedDocument
@@ -78,10 +79,6 @@ def _partitioner(ext: str) -> Callable[..., list[Any]]:
         from unstructured.partition.md import partition_md
 
         return partition_md
-    if ext == ".txt":
-        from unstructured.partition.text import partition_text
-
-        return partition_text
     if ext == ".csv":
         from unstructured.partition.csv import partition_csv
 
@@ -96,15 +93,23 @@ def _partitioner(ext: str) -> Callable[..., list[Any]]:
 def _partition(path: Path, data: bytes, ext: str) -> list[Any]:
     install_offline_nlp()
     partition = _partitioner(ext)
-    if ext in {".txt", ".md", ".markdown", ".html", ".htm"}:
+    # languages=[""]: skip unstructured's per-file language detection (langdetect, ~25 ms a
+    # file); nothing downstream reads element languages.
+    if ext in {".md", ".markdown", ".html", ".htm"}:
         # Decode ourselves: GBK/GB18030 and UTF-16 files are common and unstructured guesses badly.
-        return list(partition(text=decode_text(str(path), data)))
+        return list(partition(text=decode_text(str(path), data), languages=[""]))
     if ext in _TEXT_FORMATS:
         decode_text(str(path), data)  # reject binary or undecodable files with a clear reason
-    return list(partition(filename=str(path)))
+    return list(partition(filename=str(path), languages=[""]))
 
 
-def _to_elements(raw: list[Any], plain_text: bool) -> list[Element]:
+def _elements(path: Path, data: bytes, ext: str) -> list[Element]:
+    if ext == ".txt":
+        return plain_text_elements(decode_text(str(path), data))
+    return _to_elements(_partition(path, data, ext))
+
+
+def _to_elements(raw: list[Any]) -> list[Element]:
     elements: list[Element] = []
     section: str | None = None
     for item in raw:
@@ -119,17 +124,10 @@ def _to_elements(raw: list[Any], plain_text: bool) -> list[Element]:
             text = html_table_to_text(html) or text
         if not text:
             continue
-        if category in _TITLE_CATEGORIES and plain_text and _reads_like_sentence(text):
-            # Without a POS tagger, short sentences in .txt files look like titles; keep them as text.
-            category = "NarrativeText"
         if category in _TITLE_CATEGORIES:
             section = text
         elements.append(Element(text=text, category=category, page=page, section=section, text_as_html=html))
     return elements
-
-
-def _reads_like_sentence(text: str) -> bool:
-    return text.endswith(("。", "！", "？", "；", ".", "!", "?", ";", "：", ":")) or len(text) > 120
 
 
 def _title(path: Path, elements: list[Element]) -> str:
@@ -151,12 +149,11 @@ def load_file(path: str | Path, kb: str) -> ParsedDocument:
         raise ParseError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
     _check_bytes(path, data, ext)
     try:
-        raw = _partition(path, data, ext)
+        elements = _elements(path, data, ext)
     except ParseError:
         raise
     except Exception as exc:  # parsers raise anything from KeyError to zipfile.BadZipFile
         raise ParseError(str(path), f"could not parse {ext[1:].upper()} file: {type(exc).__name__}: {exc}") from exc
-    elements = _to_elements(raw, plain_text=ext == ".txt")
     if not elements:
         hint = " (a scanned PDF needs OCR, which is not enabled)" if ext == ".pdf" else ""
         raise ParseError(str(path), f"no extractable text{hint}")
