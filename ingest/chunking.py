@@ -19,6 +19,9 @@ from ingest.types import Chunk, Element, ParsedDocument
 
 TokenCounter = Callable[[str], int]
 
+# Merging two blocks can save a few tokens at most (a word-piece joined across the break).
+_MERGE_SLACK = 8
+
 # Boundaries in order of preference; ``keep_separator="end"`` leaves punctuation on its sentence.
 SEPARATORS: list[str] = [
     "\n\n",
@@ -56,6 +59,7 @@ class _Block:
     pages: set[int] = field(default_factory=set)
     section: str | None = None
     is_table: bool = False
+    tokens: int | None = None  # known token count, so packing does not count it again
 
 
 class Chunker:
@@ -133,6 +137,10 @@ class Chunker:
             spans.append((offset, offset + len(element.text), element.page))
             offset += len(element.text) + 2
         joined = "\n\n".join(parts)
+        tokens = self._count(joined)
+        if tokens <= self.size:  # the common case: no splitter, one count
+            pages = {p for _, _, p in spans if p is not None}
+            return [_Block(text=joined, pages=pages, section=section, tokens=tokens)]
         blocks = []
         for piece in self._splitter.create_documents([joined]):
             start = int(piece.metadata.get("start_index", 0))
@@ -175,15 +183,28 @@ class Chunker:
         for block in blocks:
             if packed:
                 last = packed[-1]
-                merged_text = f"{last.text}\n\n{block.text}"
-                if self._count(merged_text) <= self.size:
-                    section = last.section if last.section == block.section else (last.section or block.section)
-                    packed[-1] = _Block(
-                        text=merged_text, pages=last.pages | block.pages, section=section, is_table=False
-                    )
-                    continue
+                # Token counts are close to additive across a paragraph break; a pair clearly over
+                # the size is not counted again (the cost of chunking is mostly these counts).
+                if self._tokens(last) + self._tokens(block) <= self.size + _MERGE_SLACK:
+                    merged_text = f"{last.text}\n\n{block.text}"
+                    merged_tokens = self._count(merged_text)
+                    if merged_tokens <= self.size:
+                        section = last.section if last.section == block.section else (last.section or block.section)
+                        packed[-1] = _Block(
+                            text=merged_text,
+                            pages=last.pages | block.pages,
+                            section=section,
+                            is_table=False,
+                            tokens=merged_tokens,
+                        )
+                        continue
             packed.append(block)
         return packed
+
+    def _tokens(self, block: _Block) -> int:
+        if block.tokens is None:
+            block.tokens = self._count(block.text)
+        return block.tokens
 
 
 def _sections(elements: list[Element]) -> list[tuple[str | None, list[Element]]]:

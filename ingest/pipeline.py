@@ -128,7 +128,7 @@ class Indexer:
         store: VectorStore,
         chunking: ChunkingConfig | None = None,
         *,
-        embed_batch: int = 128,
+        embed_batch: int = 256,
         sinks: list[ChunkSink] | None = None,
     ) -> None:
         self.embedder = embedder

@@ -124,7 +124,7 @@ class ReindexJob:
         *,
         chunking: ChunkingConfig | None = None,
         workers: int | None = None,
-        embed_batch: int = 128,
+        embed_batch: int = 256,
         sinks: Sequence[KbIndexSink] = (),
         collection: str | None = None,
     ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from functools import lru_cache
 from typing import Any
 
 from ingest.errors import EmbeddingError
@@ -60,6 +61,9 @@ class SentenceTransformerEmbedder:
         )
         self._model: Any = None
         self._lock = threading.Lock()
+        # The chunker counts the same heading and paragraph texts several times per document.
+        self._count_cached = lru_cache(maxsize=8192)(self._count_uncached)
+        self._counter: Any = None  # tokenizers.Tokenizer, or False when the model has none
 
     @property
     def model_id(self) -> str:
@@ -106,8 +110,33 @@ class SentenceTransformerEmbedder:
         return int(self._loaded().max_seq_length or 512)
 
     def count_tokens(self, text: str) -> int:
+        return self._count_cached(text)
+
+    def _count_uncached(self, text: str) -> int:
+        counter = self._token_counter()
+        if counter is not None:
+            return len(counter.encode(text, add_special_tokens=False).ids)
         tokenizer = self._loaded().tokenizer
         return len(tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
+
+    def _token_counter(self) -> Any:
+        """A private copy of the Rust tokenizer without truncation or padding, or None.
+
+        The model's own tokenizer carries truncation state that encoding sets on every call,
+        so counting through it pays the Python wrapper on every call; a copy does not.
+        """
+        if self._counter is None:
+            backend = getattr(self._loaded().tokenizer, "backend_tokenizer", None)
+            if backend is None:
+                self._counter = False
+            else:
+                from tokenizers import Tokenizer
+
+                counter = Tokenizer.from_str(backend.to_str())
+                counter.no_truncation()
+                counter.no_padding()
+                self._counter = counter
+        return self._counter or None
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         if not texts:

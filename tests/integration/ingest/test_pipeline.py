@@ -114,3 +114,15 @@ def test_hidden_files_are_ignored(bundled_embedder: Any, store: ChromaStore, tmp
     shutil.copy(MIXED / "dock_checklist.md", tmp_path / ".hidden" / "secret.md")
     report = Indexer(bundled_embedder, store).ingest_paths([tmp_path], "kb")
     assert [Path(f.path).name for f in report.files] == ["visible.md"]
+
+
+def test_token_counts_are_the_models_untruncated_counts(bundled_embedder: Any) -> None:
+    """Counting uses a private tokenizer copy; it must agree with the model's own tokenizer and
+    must not stop at the model's input limit, or long texts would be taken for short ones."""
+    tokenizer = bundled_embedder._loaded().tokenizer  # noqa: SLF001 - the reference count
+    bundled_embedder.embed_documents(["encoding sets truncation on the model's tokenizer"])
+    long_text = "Robots dock overnight at the charging station. " * 80
+    for text in ("", "NW-200 payload: 1,500 kg", "机器人夜间自动返回充电桩。", long_text):
+        expected = len(tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
+        assert bundled_embedder.count_tokens(text) == expected
+    assert bundled_embedder.count_tokens(long_text) > bundled_embedder.max_input_tokens * 2
