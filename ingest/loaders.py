@@ -31,6 +31,15 @@ _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)\s?")
 
 disable_analytics()
 
+# Recorded per file in re-index manifests; a file parsed by an older version is parsed again.
+UNSTRUCTURED_PARSER_VERSION = "unstructured-0.27/askdocs-1"
+PLAIN_TEXT_PARSER_VERSION = "askdocs-plaintext-1"
+
+
+def parser_version(path: str | Path) -> str:
+    """The version of the parser that reads ``path``; it changes when its output would."""
+    return PLAIN_TEXT_PARSER_VERSION if Path(path).suffix.lower() == ".txt" else UNSTRUCTURED_PARSER_VERSION
+
 
 def document_id(kb: str, source: str) -> str:
     """Stable id of a document within a knowledge base: same source, same id."""

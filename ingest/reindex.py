@@ -20,7 +20,7 @@ from pathlib import Path
 from ingest.chunking import Chunker, ChunkingConfig
 from ingest.embedders.base import Embedder
 from ingest.failpoints import failpoint
-from ingest.loaders import SUPPORTED_EXTENSIONS, document_id
+from ingest.loaders import SUPPORTED_EXTENSIONS, document_id, parser_version
 from ingest.manifest import FileRecord, Manifest
 from ingest.parallel import Parsed, parse_files
 from ingest.pipeline import FileOutcome, KbIndexSink, ProgressListener, discover
@@ -28,9 +28,6 @@ from ingest.stores.base import MetadataFilter, VectorStore
 from ingest.types import Chunk, ParsedDocument
 
 log = logging.getLogger(__name__)
-
-PARSER_VERSION = "unstructured-0.27/askdocs-1"
-
 
 @dataclass(frozen=True, slots=True)
 class DiskFile:
@@ -210,6 +207,8 @@ class ReindexJob:
             record = self.manifest.get(path)
             if record is None:
                 plan.new.append(disk)
+            elif record.parser_version != parser_version(path):
+                plan.changed.append(disk)  # parsed by an older parser: parse again (embeddings are cached)
             elif not verify and (record.size, record.mtime_ns) == (disk.size, disk.mtime_ns):
                 _keep(plan, record)
             elif file_hash(path) == record.content_hash and record.embedding_model == self.embedder.model_id:
@@ -295,7 +294,7 @@ class ReindexJob:
                 content_hash=file_hash(disk.path) if os.path.exists(disk.path) else "",
                 doc_id=document_id(self.kb, disk.path),
                 status="failed",
-                parser_version=PARSER_VERSION,
+                parser_version=parser_version(disk.path),
                 embedding_model=self.embedder.model_id,
                 error=reason,
             )
@@ -332,7 +331,7 @@ class ReindexJob:
                 doc_id=doc.doc_id,
                 status="writing",
                 chunk_ids=[c.chunk_id for c in chunks],
-                parser_version=PARSER_VERSION,
+                parser_version=parser_version(doc.source),
                 embedding_model=self.embedder.model_id,
             )
             self.manifest.put(record)  # committed before the store changes: a crash leaves this marker

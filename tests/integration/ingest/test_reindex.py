@@ -3,6 +3,7 @@ a job killed with SIGKILL at any point converges, on the next run, to what a cle
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -19,6 +20,7 @@ import pytest
 
 from ingest.chunking import ChunkingConfig
 from ingest.embed_cache import CachedEmbedder, EmbeddingCache
+from ingest.loaders import parser_version
 from ingest.locking import JobLocked, KbLock
 from ingest.manifest import Manifest
 from ingest.reindex import ReindexJob
@@ -133,6 +135,22 @@ def test_touch_without_content_change_is_not_reindexed(env: Env, folder: Path) -
     os.utime(folder / "nw200_datasheet.md", None)
     report = env.job().run([folder])
     assert report.indexed == [] and "nw200_datasheet.md" in {Path(p).name for p in report.plan.unchanged}
+
+
+def test_a_file_parsed_by_an_older_parser_is_parsed_again(env: Env, folder: Path) -> None:
+    first = env.job().run([folder])
+    before = env.state()
+    path = str((folder / "nw50_faq_zh.txt").resolve())
+    record = env.manifest.get(path)
+    assert record is not None and record.parser_version == parser_version(path)
+    env.manifest.put(dataclasses.replace(record, parser_version="unstructured-0.27/askdocs-1"))
+
+    report = env.job().run([folder])
+    assert [f.path for f in report.plan.changed] == [path]
+    assert len(report.plan.unchanged) == len(SAMPLES) - 1
+    assert report.cache_hits == len(record.chunk_ids)  # same text, so nothing is embedded again
+    assert env.state() == before and first.chunks_written == env.store.count("kb")
+    assert env.manifest.get(path).parser_version == parser_version(path)  # type: ignore[union-attr]
 
 
 def test_a_corrupt_file_fails_while_the_rest_is_indexed_and_stays_failing(env: Env, folder: Path) -> None:
