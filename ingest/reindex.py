@@ -29,6 +29,7 @@ from ingest.types import Chunk, ParsedDocument
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True, slots=True)
 class DiskFile:
     path: str
