@@ -29,7 +29,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from devtools.milvus_server import INSTALL_SCRIPT, MILVUS_SERVER_BIN, milvus_launch  # noqa: E402
 from ingest.stores.base import HnswParams  # noqa: E402
 from ingest.stores.factory import build_store  # noqa: E402
 from ingest.types import Chunk  # noqa: E402
@@ -170,49 +170,18 @@ def query_worker(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # -- Milvus server ------------------------------------------------------------------------------
-_MILVUS_PORT_OPTIONS = (
-    "--root-coord-port",
-    "--proxy-internal-port",
-    "--query-coord-port",
-    "--query-node-port",
-    "--index-coord-port",
-    "--index-node-port",
-    "--data-coord-port",
-    "--data-node-port",
-)
-
-
 class MilvusServer:
     """``milvus-server`` from .venv-milvus on free loopback ports; stopped by process group."""
 
     def __init__(self, workdir: Path) -> None:
-        binary = REPO / ".venv-milvus" / "bin" / "milvus-server"
-        if not binary.exists():
-            raise SystemExit(f"{binary} missing: run scripts/install_milvus_server.sh first")
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.data = workdir / "data"
-        ports = [free_port() for _ in range(3)]
-        self.port = ports[0]
-        etcd = workdir / "embed-etcd.yaml"
-        etcd.write_text(
-            f"listen-client-urls: http://127.0.0.1:{ports[1]}\nadvertise-client-urls: http://127.0.0.1:{ports[1]}\n"
-            f"listen-peer-urls: http://127.0.0.1:{ports[2]}\ninitial-advertise-peer-urls: http://127.0.0.1:{ports[2]}\n"
-            f"initial-cluster: default=http://127.0.0.1:{ports[2]}\n"
-        )
-        cmd = [str(binary), "--data", str(self.data), "--proxy-port", str(self.port), "--etcd-port", str(ports[1])]
-        for option in _MILVUS_PORT_OPTIONS:  # free ports, so a test server elsewhere cannot collide
-            cmd += [option, str(free_port())]
-        for component in ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode"):
-            cmd += ["--extra-config", f"{component}.ip=127.0.0.1"]
+        if not MILVUS_SERVER_BIN.exists():
+            raise SystemExit(f"{MILVUS_SERVER_BIN} missing: run {INSTALL_SCRIPT} first")
+        launch = milvus_launch(workdir)
+        self.data, self.port, self.uri = launch.data, launch.port, launch.uri
         self.log = (workdir / "server.log").open("wb")
         self.proc = subprocess.Popen(
-            cmd,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "ETCD_CONFIG_PATH": str(etcd)},
+            launch.args, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, env=launch.env
         )
-        self.uri = f"http://127.0.0.1:{self.port}"
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -258,12 +227,6 @@ class MilvusServer:
                 time.sleep(0.2)
         self.proc.wait(timeout=10)
         self.log.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- parent ---------------------------------------------------------------------------------

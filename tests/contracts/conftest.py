@@ -19,35 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from devtools.milvus_server import INSTALL_SCRIPT, MILVUS_SERVER_BIN, free_port, milvus_launch
 from ingest.errors import KnowledgeBaseNotFound
 from ingest.stores.base import VectorStore
 from ingest.stores.factory import build_store
 from ingest.stores.milvus import MilvusStore
 
 from .helpers import BACKENDS, HNSW
-
-REPO = Path(__file__).resolve().parents[2]
-MILVUS_SERVER_BIN = REPO / ".venv-milvus" / "bin" / "milvus-server"
-INSTALL_SCRIPT = "scripts/install_milvus_server.sh"
-# The Milvus components whose ports the launcher templates; each gets a free port of its own so
-# a second server on the machine (another test run, a benchmark) cannot collide with this one.
-_MILVUS_PORT_OPTIONS = (
-    "--root-coord-port",
-    "--proxy-internal-port",
-    "--query-coord-port",
-    "--query-node-port",
-    "--index-coord-port",
-    "--index-node-port",
-    "--data-coord-port",
-    "--data-node-port",
-)
-_MILVUS_COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def stop_process_group(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
@@ -137,37 +115,17 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pytrace=False,
         )
     workdir = tmp_path_factory.mktemp("milvus-server")
-    proxy_port, etcd_port, etcd_peer_port = free_port(), free_port(), free_port()
-    # Embedded etcd's peer port (2380) is not in the launcher's template; Milvus reads the
-    # embedded etcd configuration path from the environment.
-    etcd_config = workdir / "embed-etcd.yaml"
-    etcd_config.write_text(
-        f"listen-client-urls: http://127.0.0.1:{etcd_port}\n"
-        f"advertise-client-urls: http://127.0.0.1:{etcd_port}\n"
-        f"listen-peer-urls: http://127.0.0.1:{etcd_peer_port}\n"
-        f"initial-advertise-peer-urls: http://127.0.0.1:{etcd_peer_port}\n"
-        f"initial-cluster: default=http://127.0.0.1:{etcd_peer_port}\n"
-    )
-    args = [str(MILVUS_SERVER_BIN), "--data", str(workdir / "data")]
-    args += ["--proxy-port", str(proxy_port), "--etcd-port", str(etcd_port)]
-    for option in _MILVUS_PORT_OPTIONS:
-        args += [option, str(free_port())]
-    for component in _MILVUS_COMPONENTS:  # advertise loopback addresses between components
-        args += ["--extra-config", f"{component}.ip=127.0.0.1"]
+    launch = milvus_launch(workdir)
     log = workdir / "launcher.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            args,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, "ETCD_CONFIG_PATH": str(etcd_config)},
+            launch.args, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=launch.env
         )
-    uri = f"http://127.0.0.1:{proxy_port}"
+    uri = launch.uri
     try:
 
         def ready() -> bool:
-            with socket.create_connection(("127.0.0.1", proxy_port), timeout=1):
+            with socket.create_connection(("127.0.0.1", launch.port), timeout=1):
                 pass
             store = MilvusStore(uri, timeout=5)
             try:

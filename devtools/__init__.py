@@ -1,0 +1,1 @@
+"""Tooling for tests and benchmarks (not installed with the product)."""
