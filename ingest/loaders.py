@@ -11,7 +11,6 @@ from typing import Any
 
 from ingest.errors import ParseError, UnsupportedFormat
 from ingest.offline_nlp import disable_analytics, install_offline_nlp
-from ingest.plaintext import plain_text_elements
 from ingest.tables import html_table_to_text
 from ingest.textdecode import decode_text
 from ingest.types import Element, ParsedDocument
@@ -114,6 +113,8 @@ def _partition(path: Path, data: bytes, ext: str) -> list[Any]:
 
 def _elements(path: Path, data: bytes, ext: str) -> list[Element]:
     if ext == ".txt":
+        from ingest.plaintext import plain_text_elements  # imports unstructured's cleaners (~0.4 s): only to parse
+
         return plain_text_elements(decode_text(str(path), data))
     return _to_elements(_partition(path, data, ext))
 

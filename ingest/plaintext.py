@@ -51,13 +51,13 @@ def is_heading(text: str) -> bool:
 
 _BLANK_LINES = re.compile(r"\n[^\S\n]*\n\s*")
 _LIST_MARKER = re.compile(r"^(?:\(?\d{1,3}[.)、]|[a-zA-Z][.)]|[（(][一二三四五六七八九十\d]{1,3}[)）])\s*\S")
-_COLUMNS = re.compile(r"^[^\s:：]+(?: [^\s:：]+){0,2}(?:\s*[:：]|[^\S\n]{2,})\s*\S")
+_COLUMNS = re.compile(r"^\S+(?: \S+){0,2}[^\S\n]{2,}\S")  # "FM-4412  Robots sometimes ..."
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 
 
 def _starts_item(line: str) -> bool:
     """A line that begins a new element inside a block: a bullet, a numbered item or a field row."""
-    return bool(UNICODE_BULLETS_RE.match(line) or _LIST_MARKER.match(line) or _COLUMNS.match(line))
+    return any(pattern.match(line) for pattern in (UNICODE_BULLETS_RE, _LIST_MARKER, _FIELD, _COLUMNS))
 
 
 def _join(left: str, right: str) -> str:
