@@ -48,7 +48,8 @@ from ingest.stores.factory import build_store  # noqa: E402
 from ingest.types import Chunk  # noqa: E402
 
 BATCH = 2_000
-TARGET_P99_MS = 50.0
+# p99 target by corpus size: 50 ms up to 100k vectors, 100 ms beyond (the 1M target).
+TARGET_P99_MS = {100_000: 50.0, 1_000_000: 100.0}
 TARGET_RECALL = 0.95
 
 
@@ -278,8 +279,14 @@ def run_backend(name: str, args: argparse.Namespace, workdir: Path, truth: np.nd
 _SAME_SETUP = ("n", "dim", "queries", "k", "m", "ef_construction", "ef", "data")
 
 
-def _meets_target(result: dict[str, Any]) -> bool:
-    return any(s["p99_ms"] <= TARGET_P99_MS and s["recall_at_k"] >= TARGET_RECALL for s in result["per_ef"].values())
+def target_p99_ms(n: int) -> float:
+    """The p99 target for a corpus of ``n`` vectors: the target of the smallest size that covers it."""
+    return next((ms for size, ms in sorted(TARGET_P99_MS.items()) if n <= size), max(TARGET_P99_MS.values()))
+
+
+def _meets_target(result: dict[str, Any], n: int) -> bool:
+    limit = target_p99_ms(n)
+    return any(s["p99_ms"] <= limit and s["recall_at_k"] >= TARGET_RECALL for s in result["per_ef"].values())
 
 
 def run_key(report: dict[str, Any]) -> str:
@@ -303,7 +310,9 @@ def write_report(path: Path, report: dict[str, Any]) -> None:
     if earlier is not None and all(earlier.get(f) == report[f] for f in _SAME_SETUP):
         # Same setup, other backends (e.g. one backend re-measured on a quiet machine): merge.
         report = {**report, "results": {**earlier.get("results", {}), **report["results"]}}
-        report["target"]["met_by_every_backend"] = all(_meets_target(r) for r in report["results"].values())
+        report["target"]["met_by_every_backend"] = all(
+            _meets_target(r, report["n"]) for r in report["results"].values()
+        )
     runs[key] = report
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"runs": dict(sorted(runs.items()))}, indent=2))
@@ -369,7 +378,7 @@ def main() -> int:
                 else " " * 44
             )
             print(f"{lead}{ef:>6}{stats['p50_ms']:>8.2f}{stats['p99_ms']:>8.2f}{stats['recall_at_k']:>8.3f}")
-        ok &= _meets_target(res)
+        ok &= _meets_target(res, args.n)
     report = {
         "n": args.n,
         "dim": args.dim,
@@ -381,11 +390,12 @@ def main() -> int:
         "data": args.data,
         "cpu_count": os.cpu_count(),
         "results": results,
-        "target": {"p99_ms": TARGET_P99_MS, "recall_at_k": TARGET_RECALL, "met_by_every_backend": ok},
+        "target": {"p99_ms": target_p99_ms(args.n), "recall_at_k": TARGET_RECALL, "met_by_every_backend": ok},
         "load_average_at_end": os.getloadavg(),  # other work on the machine skews timings
     }
     write_report(args.json, report)
-    print(f"target p99 <= {TARGET_P99_MS:.0f} ms with recall@{args.k} >= {TARGET_RECALL}: {'met' if ok else 'MISSED'}")
+    verdict = "met" if ok else "MISSED"
+    print(f"target p99 <= {target_p99_ms(args.n):.0f} ms with recall@{args.k} >= {TARGET_RECALL}: {verdict}")
     print(f"wrote {args.json}")
     return 0 if ok else 1
 
