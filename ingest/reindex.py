@@ -23,7 +23,7 @@ from ingest.failpoints import failpoint
 from ingest.loaders import SUPPORTED_EXTENSIONS, document_id, parser_version
 from ingest.manifest import FileRecord, Manifest
 from ingest.parallel import Parsed, parse_files
-from ingest.pipeline import FileOutcome, KbIndexSink, ProgressListener, discover
+from ingest.pipeline import EMBED_WINDOW, FileOutcome, KbIndexSink, ProgressListener, discover
 from ingest.stores.base import MetadataFilter, VectorStore
 from ingest.types import Chunk, ParsedDocument
 
@@ -122,7 +122,7 @@ class ReindexJob:
         *,
         chunking: ChunkingConfig | None = None,
         workers: int | None = None,
-        embed_batch: int = 256,
+        embed_batch: int = EMBED_WINDOW,
         sinks: Sequence[KbIndexSink] = (),
         collection: str | None = None,
     ) -> None:

@@ -126,3 +126,34 @@ def test_token_counts_are_the_models_untruncated_counts(bundled_embedder: Any) -
         expected = len(tokenizer(text, add_special_tokens=False, truncation=False, verbose=False)["input_ids"])
         assert bundled_embedder.count_tokens(text) == expected
     assert bundled_embedder.count_tokens(long_text) > bundled_embedder.max_input_tokens * 2
+
+
+def test_documents_are_batched_by_token_length_and_returned_in_input_order() -> None:
+    """Batches are padded to their longest input, so they group texts of equal token counts even
+    where character counts say otherwise; the vectors still come back in the caller's order."""
+    import numpy as np
+
+    from ingest.embedders.factory import bundled_embedder as make
+
+    embedder = make(batch_size=2)
+    # Character counts and token counts disagree: digits split into many tokens, words into few.
+    texts = [
+        "internationalization " * 6,  # 126 chars, few tokens
+        "7 3 9 1 4 8 2 6 5 0 " * 4,  # 80 chars, many tokens
+        "communication " * 8,  # 112 chars, few tokens
+        "9 1 7 3 5 0 2 8 4 6 " * 4,  # 80 chars, many tokens
+        "short",
+    ]
+    tokens = [min(embedder.count_tokens(t), embedder.max_input_tokens) for t in texts]
+    batches = embedder._token_sorted_batches(texts)  # noqa: SLF001 - the grouping is the point
+    assert sorted(i for batch in batches for i in batch) == list(range(len(texts)))
+    assert all(len(batch) <= 2 for batch in batches)
+    # Longest first, and each batch holds the next-longest texts: digit strings go together.
+    flat_lengths = [tokens[i] for batch in batches for i in batch]
+    assert flat_lengths == sorted(tokens, reverse=True)
+    assert set(batches[0]) == {1, 3}
+
+    vectors = np.array(embedder.embed_documents(texts))
+    alone = np.array([embedder.embed_documents([t])[0] for t in texts])
+    assert vectors.shape == (len(texts), embedder.dimension)
+    assert np.allclose((vectors * alone).sum(axis=1), 1.0, atol=1e-5)
