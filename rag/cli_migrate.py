@@ -9,7 +9,9 @@ Each side defaults to the configured location when it names the configured backe
 from the command line history. The job holds the knowledge base's lock, like ``ingest`` and
 ``reindex``, so nothing writes to the source while it is copied. Manifests and the lexical index
 live under ``data_dir`` and are not per backend, so they need no copy; switch
-``store.backend``/``store.uri`` afterwards to serve from the target.
+``store.backend``/``store.uri`` afterwards to serve from the target. With
+``retrieval.lexical_backend = "store"``, a Milvus target that can run BM25 is created with it and
+then ranks the lexical side itself.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ def open_store(settings: RagSettings, backend: str, location: str | None, token:
         path_or_uri=location,
         token=token if backend == "milvus" else None,
         hnsw=HnswParams(m=hnsw.m, ef_construction=hnsw.ef_construction, ef_search=hnsw.ef_search),
+        full_text=settings.retrieval.lexical_backend == "store",  # a created target gets the store's BM25
     )
 
 

@@ -16,6 +16,7 @@ from ingest.embed_cache import CachedEmbedder, EmbeddingCache
 from ingest.embedders.factory import EmbedderChoice, load_embedder
 from ingest.failpoints import failpoint
 from ingest.lexical import LexicalIndex, Tokenizer, TokenizerConfig
+from ingest.lexical.backend import LexicalBackend
 from ingest.locking import KbLock
 from ingest.manifest import Manifest
 from ingest.pipeline import Indexer
@@ -42,21 +43,28 @@ def make_store(settings: RagSettings) -> VectorStore:
         path_or_uri=settings.store_uri(),
         token=token,
         hnsw=HnswParams(m=hnsw.m, ef_construction=hnsw.ef_construction, ef_search=hnsw.ef_search),
+        full_text=settings.retrieval.lexical_backend == "store",
     )
 
 
-def make_lexical(settings: RagSettings) -> LexicalIndex:
-    """The lexical side of hybrid retrieval: BM25 (default) or BGE-M3's learned sparse weights."""
+def make_lexical(settings: RagSettings, store: VectorStore) -> LexicalBackend:
+    """The lexical side of hybrid retrieval: BM25 here (default), BGE-M3's learned sparse
+    weights, or the store's own BM25 for the knowledge bases whose collections have it."""
     retrieval = settings.retrieval
     root = retrieval.lexical_dir or settings.data_dir / "lexical"
     if retrieval.lexical_backend == "bge-m3-sparse":
         from ingest.lexical.sparse import BGEM3SparseEncoder, SparseIndex
 
         return SparseIndex(root / "bge-m3-sparse", BGEM3SparseEncoder(retrieval.sparse_model))
-    return LexicalIndex(root, Tokenizer(TokenizerConfig(chinese=retrieval.chinese_tokenizer)))
+    bm25 = LexicalIndex(root, Tokenizer(TokenizerConfig(chinese=retrieval.chinese_tokenizer)))
+    if retrieval.lexical_backend == "store":
+        from ingest.lexical.delegated import StoreFullTextIndex
+
+        return StoreFullTextIndex(store, bm25)
+    return bm25
 
 
-def make_retriever(settings: RagSettings, embedder: Any, store: VectorStore, lexical: LexicalIndex) -> Retriever:
+def make_retriever(settings: RagSettings, embedder: Any, store: VectorStore, lexical: LexicalBackend) -> Retriever:
     retrieval = settings.retrieval
     return HybridRetriever(
         embedder,
@@ -95,7 +103,7 @@ class Components:
     settings: RagSettings
     embedder_choice: EmbedderChoice
     store: VectorStore
-    lexical: LexicalIndex
+    lexical: LexicalBackend
     chat: ChatModel | None
     web: WebSearcher | None
     retriever: Retriever
@@ -175,7 +183,7 @@ def build_components(
     """Load the embedder (with its fallback), open nothing else until first use."""
     choice = embedder_choice or load_embedder(settings.embedding)
     store = make_store(settings)
-    lexical = make_lexical(settings)
+    lexical = make_lexical(settings, store)
     retriever = make_retriever(settings, choice.embedder, store, lexical)
     chat = chat if chat is not None else build_chat_model(settings.llm)
     web = web if web is not None else make_web_client(settings)

@@ -17,7 +17,7 @@ from typing import Literal
 
 from ingest.embedders.base import Embedder
 from ingest.embedders.languages import is_chinese_text, reads_chinese
-from ingest.lexical.index import LexicalIndex
+from ingest.lexical.backend import LexicalBackend
 from ingest.stores.base import VectorStore
 from ingest.types import Hit
 from rag.errors import RetrievalError
@@ -56,7 +56,7 @@ class HybridRetriever(Retriever):
         self,
         embedder: Embedder,
         store: VectorStore,
-        lexical: LexicalIndex | None,
+        lexical: LexicalBackend | None,
         *,
         mode: Mode = "hybrid",
         fusion: FusionMethod = "rrf",

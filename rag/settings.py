@@ -48,8 +48,11 @@ class RetrievalSettings(BaseModel):
     chinese_tokenizer: Literal["search", "cut", "bigram"] = Field(
         "search", description="jieba search mode, jieba plain cut, or character bigrams"
     )
-    lexical_backend: Literal["bm25", "bge-m3-sparse"] = Field(
-        "bm25", description="BM25 (bm25s), or BGE-M3's learned lexical weights (needs FlagEmbedding and the model)"
+    lexical_backend: Literal["bm25", "bge-m3-sparse", "store"] = Field(
+        "bm25",
+        description="BM25 (bm25s), BGE-M3's learned lexical weights (needs FlagEmbedding and the model), or "
+        "store: the vector store's own BM25 where it has one (Milvus >= 2.5, Milvus Lite; knowledge bases "
+        "created with this setting), BM25 here for every other knowledge base",
     )
     sparse_model: str = Field("BAAI/bge-m3", description="hub name or local path for lexical_backend=bge-m3-sparse")
     rerank: RerankSettings = RerankSettings()

@@ -79,6 +79,22 @@ def _jieba_tokenizer() -> Any:
         return _jieba
 
 
+def drop_chinese_stopwords(text: str) -> str:
+    """``text`` with the Chinese stop words (question words included) cut out as whole words.
+
+    For a search engine that analyses the text itself with jieba's search mode (Milvus's BM25):
+    its stop filter drops 哪一年 but keeps 一年, a part that search mode also emits, so passages
+    saying 保留一年 would outrank the answer. Cutting whole words here first leaves no such parts.
+    Other text is kept as it is; the remaining Chinese words are separated by spaces.
+    """
+
+    def cut(match: re.Match[str]) -> str:
+        words = _jieba_tokenizer().lcut(match.group(), HMM=True)
+        return " " + " ".join(w for w in words if w not in CHINESE_STOPWORDS) + " "
+
+    return re.sub(rf"[{_CJK}]+", cut, text).strip()
+
+
 @dataclass(frozen=True, slots=True)
 class TokenizerConfig:
     chinese: ChineseMode = "search"

@@ -28,14 +28,16 @@ def build_store(
     hnsw: HnswParams | None = None,
     milvus_db_name: str = "",
     milvus_consistency_level: str = "Session",
+    full_text: bool = False,
 ) -> VectorStore:
     """Return an unopened store.
 
     ``chroma``: a directory -> embedded ``PersistentClient``; ``http(s)://host:port`` -> Chroma server.
     ``milvus``: a file ending in ``.db`` -> Milvus Lite; ``http(s)://host:port`` -> Milvus server.
     ``token`` (a ``str`` or a ``SecretStr``, read on first use) authenticates to a Milvus server;
-    Chroma servers are reached without one. Raises ``ValueError`` for an unknown backend or a
-    location the backend cannot use.
+    Chroma servers are reached without one. ``full_text`` asks Milvus to create knowledge bases
+    with its own BM25 where it has one (Chroma has none: there it changes nothing). Raises
+    ``ValueError`` for an unknown backend or a location the backend cannot use.
     """
     location = str(path_or_uri)
     hnsw = hnsw or HnswParams()
@@ -60,5 +62,6 @@ def build_store(
             hnsw=hnsw,
             db_name=milvus_db_name,
             consistency_level=milvus_consistency_level,
+            full_text=full_text,
         )
     raise ValueError(f"unknown vector store backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -19,10 +19,14 @@ makes one Strong read (``_settle``). Nothing calls ``flush`` for visibility: it 
 and the server rate-limits it. ``flush(kb)`` is for the end of a bulk load: it seals the data
 and waits until searches go through the HNSW index rather than a temporary one.
 
-Full rebuilds swap collections with ``rename_collection`` (``replace_kb``). Full-text search:
-``supports_full_text_search`` detects BM25 (Milvus >= 2.5 and Milvus Lite) by probing, but the
-lexical side of hybrid retrieval is not delegated to Milvus; it stays in ``ingest.lexical`` for
-every backend, so results do not depend on the server version (a 2.3 server has no BM25).
+Full rebuilds swap collections with ``rename_collection`` (``replace_kb``).
+
+Full-text search: with ``full_text=True``, a knowledge base created where Milvus can run BM25
+(``supports_full_text_search``: Milvus >= 2.5 and Milvus Lite, detected by probing, not by
+version alone) gets an analysed text field and a BM25 function that fills a sparse field on every
+insert; ``full_text_search`` ranks by it. ``has_full_text`` tells, per knowledge base, whether
+its collection has that function: collections created before, or on a 2.3 server, do not, and
+their lexical side stays in ``ingest.lexical`` (see ``ingest.lexical.delegated``).
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ from typing import Any, Protocol, TypeVar
 from ingest.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound, VectorIndexError
 from ingest.stores.base import HnswParams, MetadataFilter
 from ingest.stores.milvus_filters import (
+    BM25_FUNCTION,
     OUTPUT_FIELDS,
     PK_FIELD,
+    SPARSE_FIELD,
     VECTOR_FIELD,
     build_schema,
     chunk_to_row,
@@ -82,6 +88,7 @@ class MilvusStore:
         db_name: str = "",
         consistency_level: str = "Session",
         timeout: float = 30.0,
+        full_text: bool = False,
     ) -> None:
         text = str(uri)
         self._remote = text.startswith(("http://", "https://", "tcp://", "unix:"))
@@ -97,6 +104,8 @@ class MilvusStore:
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # Milvus Lite does not support concurrent writers
         self._fts: bool | None = None
+        self._full_text = full_text  # create knowledge bases with BM25 where the server has it
+        self._kb_full_text: dict[str, bool] = {}
         self._loaded: set[str] = set()
         self._flush_progress = (0, 0)  # (rows ready, rows in total) at the last check, for errors
 
@@ -188,7 +197,8 @@ class MilvusStore:
     def _create(self, kb: str, embedding_model: str, dimension: int) -> None:
         from pymilvus import MilvusClient
 
-        schema = build_schema(dimension)
+        full_text = self._full_text and self.supports_full_text_search()
+        schema = build_schema(dimension, full_text=full_text)
         index = MilvusClient.prepare_index_params()
         index.add_index(
             VECTOR_FIELD,
@@ -196,6 +206,8 @@ class MilvusStore:
             metric_type="COSINE",
             params={"M": self._hnsw.m, "efConstruction": self._hnsw.ef_construction},
         )
+        if full_text:
+            index.add_index(SPARSE_FIELD, index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
         properties = {_PROP_KB: kb, _PROP_MODEL: embedding_model, _PROP_DIM: str(dimension)}
         self._call(
             None,
@@ -243,6 +255,7 @@ class MilvusStore:
             raise KnowledgeBaseNotFound(kb)
         self._call(kb, lambda c: c.drop_collection(name), f"dropping knowledge base {kb!r}")
         self._loaded.discard(kb)
+        self._kb_full_text.pop(kb, None)
 
     def replace_kb(self, kb: str, staging: str) -> None:
         """Swap ``staging`` in as ``kb`` by renaming collections; the old ``kb`` is dropped last.
@@ -269,6 +282,8 @@ class MilvusStore:
                 self._call(None, lambda c: c.rename_collection(target, backup), what)
             self._loaded.discard(kb)
             self._loaded.discard(staging)
+            self._kb_full_text.pop(kb, None)
+            self._kb_full_text.pop(staging, None)
             try:
                 self._call(None, lambda c: c.rename_collection(source, target), what)
             except VectorIndexError:
@@ -472,6 +487,46 @@ class MilvusStore:
                 ready_rows += int(seg.num_rows)
         self._flush_progress = (ready_rows, self.count(kb))
         return ready_rows >= self._flush_progress[1]
+
+    def has_full_text(self, kb: str) -> bool:
+        """Whether ``kb``'s collection has our BM25 function (raises ``KnowledgeBaseNotFound``)."""
+        known = self._kb_full_text.get(kb)
+        if known is not None:
+            return known
+        if not self._exists(kb):
+            raise KnowledgeBaseNotFound(kb)
+        name = collection_name(kb)
+        desc = self._call(kb, lambda c: c.describe_collection(name), f"describing knowledge base {kb!r}")
+        found = any(
+            f.get("name") == BM25_FUNCTION and SPARSE_FIELD in (f.get("output_field_names") or [])
+            for f in desc.get("functions") or []
+        )
+        self._kb_full_text[kb] = found
+        return found
+
+    def full_text_search(self, kb: str, query: str, top_k: int, *, where: MetadataFilter | None = None) -> list[Hit]:
+        """Best ``top_k`` chunks by the collection's BM25, best first; ``Hit.score`` is the BM25
+        score (Milvus Lite reports it negated as a distance, servers as is: both become positive).
+        Chunks sharing no term with the query are left out."""
+        if top_k <= 0 or not query.strip():
+            return []
+        name = collection_name(kb)
+        result = self._call(
+            kb,
+            lambda c: c.search(
+                name,
+                data=[query],
+                filter=milvus_expr(where),
+                limit=top_k,
+                output_fields=OUTPUT_FIELDS,
+                search_params={"metric_type": "BM25"},
+                anns_field=SPARSE_FIELD,
+                consistency_level=self._consistency,
+            ),
+            f"full-text search of knowledge base {kb!r}",
+        )
+        hits = [entity_to_hit(hit["id"], hit["entity"], abs(float(hit["distance"]))) for hit in result[0]]
+        return [hit for hit in hits if hit.score > 0]
 
     # -- capabilities -----------------------------------------------------------------------
     def supports_full_text_search(self) -> bool:

@@ -26,6 +26,8 @@ from ingest.types import Chunk, Hit
 PK_FIELD = "id"
 VECTOR_FIELD = "vector"
 TEXT_FIELD = "text"
+SPARSE_FIELD = "text_bm25"  # filled by the collection's BM25 function, never written by us
+BM25_FUNCTION = "askdocs_bm25"
 EXTRA_FIELD = "extra"
 STRING_FIELDS = ("doc_id", "source", "title", "section", "pages", "content_hash")
 SCALAR_FIELDS: frozenset[str] = frozenset({*STRING_FIELDS, "chunk_index"})
@@ -94,14 +96,56 @@ def ids_expr(ids: Iterable[str]) -> str:
     return f"{PK_FIELD} in [{', '.join(quote(i) for i in ids)}]"
 
 
-def build_schema(dimension: int) -> Any:
-    """The collection schema of a knowledge base (pymilvus is imported only when needed)."""
-    from pymilvus import DataType, MilvusClient
+def full_text_analyzer() -> dict[str, Any]:
+    """Milvus analyzer for the text of Chinese and English chunks: jieba (search mode) splits the
+    Chinese, ``cnalphanumonly`` drops punctuation, English is lower-cased, stop-worded and stemmed.
+
+    The stop words are ours (``ingest.lexical.tokenize``), question words included, so a question
+    such as 公司是哪一年成立的 ranks passages by 公司 and 成立, not by 哪一年.
+    """
+    from ingest.lexical.tokenize import CHINESE_STOPWORDS
+
+    return {
+        "tokenizer": "jieba",
+        "filter": [
+            "cnalphanumonly",
+            "lowercase",
+            {"type": "stop", "stop_words": ["_english_", *sorted(CHINESE_STOPWORDS)]},
+            {"type": "stemmer", "language": "english"},
+        ],
+    }
+
+
+def build_schema(dimension: int, *, full_text: bool = False) -> Any:
+    """The collection schema of a knowledge base (pymilvus is imported only when needed).
+
+    ``full_text`` adds BM25: the text is analysed (``full_text_analyzer``) and a function derives
+    a sparse vector from it on every insert, which ``search(..., anns_field=SPARSE_FIELD)`` ranks.
+    """
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
 
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field(PK_FIELD, DataType.VARCHAR, is_primary=True, max_length=MAX_BYTES[PK_FIELD])
     schema.add_field(VECTOR_FIELD, DataType.FLOAT_VECTOR, dim=dimension)
-    schema.add_field(TEXT_FIELD, DataType.VARCHAR, max_length=MAX_BYTES[TEXT_FIELD])
+    if full_text:
+        schema.add_field(
+            TEXT_FIELD,
+            DataType.VARCHAR,
+            max_length=MAX_BYTES[TEXT_FIELD],
+            enable_analyzer=True,
+            analyzer_params=full_text_analyzer(),
+        )
+        schema.add_field(SPARSE_FIELD, DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(
+            Function(
+                name=BM25_FUNCTION,
+                function_type=FunctionType.BM25,
+                input_field_names=[TEXT_FIELD],
+                output_field_names=[SPARSE_FIELD],
+            )
+        )
+    else:
+        schema.add_field(TEXT_FIELD, DataType.VARCHAR, max_length=MAX_BYTES[TEXT_FIELD])
     for field in STRING_FIELDS:
         schema.add_field(field, DataType.VARCHAR, max_length=MAX_BYTES[field])
     schema.add_field("chunk_index", DataType.INT64)

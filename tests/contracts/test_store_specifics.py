@@ -185,3 +185,24 @@ def test_factory_builds_each_backend_without_connecting(tmp_path: Path) -> None:
 def test_factory_rejects_what_it_cannot_build(backend: str, location: str, token: str | None) -> None:
     with pytest.raises(ValueError):
         build_store(backend, path_or_uri=location, token=token, hnsw=HnswParams())
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("backend", "expected"), [("milvus-lite", True), ("milvus-server", False)])
+def test_bm25_collections_are_created_only_where_bm25_runs(
+    store_pool: StorePool, new_kb: Any, backend: str, expected: bool, tmp_path: Path
+) -> None:
+    """``full_text`` is a wish: a 2.3 server gets a plain collection that still stores and searches."""
+    pooled = store_pool.get(backend)
+    assert isinstance(pooled, MilvusStore)
+    location = pooled._uri if backend == "milvus-server" else tmp_path / "bm25.db"
+    store = MilvusStore(location, full_text=True)
+    kb = new_kb(pooled)
+    store.ensure_kb(kb, "m", 8)
+    assert store.has_full_text(kb) is expected
+    chunks = [make_chunk(kb, i, text=f"robot {i} docks at station {i}") for i in range(4)]
+    store.upsert(kb, chunks, unit_vectors(4, 8).tolist())
+    assert store.count(kb) == 4
+    assert store.search(kb, unit_vectors(4, 8)[2].tolist(), 1)[0].chunk_id == chunks[2].chunk_id
+    if expected:
+        assert [h.chunk_id for h in store.full_text_search(kb, "station 3", 1)] == [chunks[3].chunk_id]

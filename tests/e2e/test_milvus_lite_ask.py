@@ -1,10 +1,12 @@
 """End to end on Milvus Lite: /ask gives the same top source as on Chroma for every sample question.
 
 The sample KB is indexed into Chroma by the real CLI, copied to Milvus Lite by ``rag kb migrate``,
-and also indexed straight into Milvus Lite by the CLI in a second data directory. Each API is
+and also indexed straight into Milvus Lite by the CLI in a second data directory, and in a third
+with ``retrieval.lexical_backend = "store"``, where Milvus ranks the lexical side itself. Each API is
 built by ``build_components`` from the same settings with only ``store.backend`` changed, so
 whatever retrieval does (dense, lexical, fusion) is the same on every side and only the vector
-store differs. Sources are compared between backends, not against a hard-coded list.
+store differs (and, on the third side, who computes BM25). Sources are compared between
+backends, not against a hard-coded list.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import httpx
 import pytest
 
 from ingest.embedders.factory import EmbedderChoice
+from ingest.lexical.delegated import StoreFullTextIndex
 from rag.api import create_app
 from rag.components import build_components
 from rag.llm.settings import LLMSettings
@@ -38,9 +41,12 @@ SAMPLE_FILES = {p.name for p in (ROOT / "data").iterdir()}
 RAG = [sys.executable, "-m", "rag.cli"]
 
 
-def _rag(data_dir: Path, *args: str, backend: str = "chroma") -> subprocess.CompletedProcess[str]:
+def _rag(
+    data_dir: Path, *args: str, backend: str = "chroma", lexical: str = "bm25"
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     env.update(
+        RAG_RETRIEVAL__LEXICAL_BACKEND=lexical,
         RAG_DATA_DIR=str(data_dir),
         RAG_EMBEDDING__MODEL="bundled:all-minilm-l6-v2",
         RAG_STORE__BACKEND=backend,
@@ -50,8 +56,8 @@ def _rag(data_dir: Path, *args: str, backend: str = "chroma") -> subprocess.Comp
     return subprocess.run([*RAG, *args], env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
 
 
-def _ingest(data_dir: Path, backend: str) -> int:
-    result = _rag(data_dir, "ingest", str(ROOT / "data"), "--kb", "sample", "--json", backend=backend)
+def _ingest(data_dir: Path, backend: str, lexical: str = "bm25") -> int:
+    result = _rag(data_dir, "ingest", str(ROOT / "data"), "--kb", "sample", "--json", backend=backend, lexical=lexical)
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["failed"] == [] and summary["indexed"] == len(SAMPLE_FILES)
@@ -77,18 +83,33 @@ def lite_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
 
 
 @pytest.fixture(scope="module")
-def apis(migrated_dir: tuple[Path, int], lite_dir: tuple[Path, int], bundled_embedder: Any) -> Iterator[dict[str, str]]:
+def store_bm25_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """data/ indexed into Milvus Lite by the CLI, with Milvus's own BM25 as the lexical side."""
+    data_dir = tmp_path_factory.mktemp("milvus-bm25")
+    return data_dir, _ingest(data_dir, "milvus", lexical="store")
+
+
+@pytest.fixture(scope="module")
+def apis(
+    migrated_dir: tuple[Path, int],
+    lite_dir: tuple[Path, int],
+    store_bm25_dir: tuple[Path, int],
+    bundled_embedder: Any,
+) -> Iterator[dict[str, str]]:
     with ExitStack() as stack:
         llm = stack.enter_context(FakeLLMServer(Script(answer="Per the top source [citation:1].")))
         llm_settings = LLMSettings(profiles=["fake"], overrides={"fake": {"base_url": llm.base_url, "model": "r1"}})
         sides = {
-            "chroma": (migrated_dir[0], "chroma"),
-            "milvus-lite (migrated)": (migrated_dir[0], "milvus"),
-            "milvus-lite (ingested)": (lite_dir[0], "milvus"),
+            "chroma": (migrated_dir[0], "chroma", "bm25"),
+            "milvus-lite (migrated)": (migrated_dir[0], "milvus", "bm25"),
+            "milvus-lite (ingested)": (lite_dir[0], "milvus", "bm25"),
+            "milvus-lite (store BM25)": (store_bm25_dir[0], "milvus", "store"),
         }
         urls: dict[str, str] = {}
-        for name, (data_dir, backend) in sides.items():
-            settings = RagSettings(data_dir=data_dir, store={"backend": backend}, llm=llm_settings)
+        for name, (data_dir, backend, lexical) in sides.items():
+            settings = RagSettings(
+                data_dir=data_dir, store={"backend": backend}, retrieval={"lexical_backend": lexical}, llm=llm_settings
+            )
             components = build_components(settings, embedder_choice=EmbedderChoice(bundled_embedder, "test"))
             assert components.store.kb_info("sample").count > 0
             urls[name] = stack.enter_context(ServerThread(create_app(settings, components))).base_url
@@ -97,6 +118,18 @@ def apis(migrated_dir: tuple[Path, int], lite_dir: tuple[Path, int], bundled_emb
 
 def test_both_milvus_copies_hold_every_chunk(migrated_dir: tuple[Path, int], lite_dir: tuple[Path, int]) -> None:
     assert migrated_dir[1] == lite_dir[1] > 0  # same chunking and ids on both backends
+
+
+def test_store_bm25_serves_the_lexical_side_alone(store_bm25_dir: tuple[Path, int], bundled_embedder: Any) -> None:
+    """Milvus ranks BM25 for the knowledge base; nothing was written to our own lexical index."""
+    data_dir, chunks = store_bm25_dir
+    settings = RagSettings(data_dir=data_dir, store={"backend": "milvus"}, retrieval={"lexical_backend": "store"})
+    components = build_components(settings, embedder_choice=EmbedderChoice(bundled_embedder, "test"))
+    lexical = components.lexical
+    assert isinstance(lexical, StoreFullTextIndex) and lexical.delegated("sample")
+    assert not lexical.fallback.has_kb("sample")
+    assert lexical.count("sample") == chunks
+    assert lexical.search("sample", "NW-200 battery capacity", 3)
 
 
 @pytest.mark.parametrize("case", QUESTIONS, ids=[q["expected_source"] for q in QUESTIONS])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.lexical.tokenize import Tokenizer, TokenizerConfig
+from ingest.lexical.tokenize import Tokenizer, TokenizerConfig, drop_chinese_stopwords
 
 pytestmark = pytest.mark.unit
 
@@ -71,3 +71,12 @@ def test_question_words_and_their_parts_are_not_terms() -> None:
     assert "一年" not in tokens and "哪一年" not in tokens
     assert {"北风", "机器人", "成立"} <= set(tokens)
     assert "一年" in Tokenizer()("数据默认保留一年")
+
+
+def test_question_words_are_cut_whole_before_another_engine_analyses_the_query() -> None:
+    """Milvus's analyser would split 哪一年 and keep 一年; the cut leaves no part of it behind."""
+    cleaned = drop_chinese_stopwords("北风机器人是哪一年成立的？")
+    assert "一年" not in cleaned and "哪" not in cleaned
+    assert cleaned.split()[:3] == ["北风", "机器人", "成立"]
+    assert drop_chinese_stopwords("NW-200 payload, 1,500 kg") == "NW-200 payload, 1,500 kg"
+    assert "几乎" in drop_chinese_stopwords("几乎所有机器人都能充电")  # 几 inside a word is not a question
