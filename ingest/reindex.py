@@ -23,7 +23,7 @@ from ingest.failpoints import failpoint
 from ingest.loaders import SUPPORTED_EXTENSIONS, document_id, parser_version
 from ingest.manifest import FileRecord, Manifest
 from ingest.parallel import Parsed, parse_files
-from ingest.pipeline import EMBED_WINDOW, FileOutcome, KbIndexSink, ProgressListener, discover
+from ingest.pipeline import EMBED_WINDOW, FileOutcome, KbIndexSink, ProgressListener, discover, embed_window
 from ingest.stores.base import MetadataFilter, VectorStore
 from ingest.types import Chunk, ParsedDocument
 
@@ -308,13 +308,10 @@ class ReindexJob:
         report: ReindexReport,
         progress: ProgressListener,
     ) -> None:
-        texts = list(dict.fromkeys(c.text for _, chunks in batch for c in chunks))
         failpoint("before_embed")
-        vectors = dict(zip(texts, self.embedder.embed_documents(texts), strict=True))
+        vectors = embed_window(self.embedder, [c.text for _, chunks in batch for c in chunks], progress)
         failpoint("after_embed")
-        embedded = sum(len(chunks) for _, chunks in batch)
-        report.chunks_embedded += embedded
-        progress.chunks_embedded(embedded)
+        report.chunks_embedded += sum(len(chunks) for _, chunks in batch)
         # Writes are batched (one store upsert per embedding batch) and ordered for crash safety:
         # every document of the batch is marked "writing" first, so a crash anywhere below leaves
         # markers that ``reconcile`` turns back into a clean state before the next run.

@@ -157,3 +157,32 @@ def test_documents_are_batched_by_token_length_and_returned_in_input_order() -> 
     alone = np.array([embedder.embed_documents([t])[0] for t in texts])
     assert vectors.shape == (len(texts), embedder.dimension)
     assert np.allclose((vectors * alone).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_window_is_embedded_longest_first_in_slices_that_report_progress(bundled_embedder: Any) -> None:
+    """A window is sorted by tokens as a whole, embedded slice by slice (each slice reported as it
+    is done), each distinct text once; the reported counts add up to every chunk of the window."""
+    from ingest.pipeline import PROGRESS_SLICE, embed_window
+
+    calls: list[list[str]] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(bundled_embedder, name)
+
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            calls.append(texts)
+            return bundled_embedder.embed_documents(texts)
+
+    distinct = [f"robot {i} " + "docks at the charging station " * (i % 17) for i in range(PROGRESS_SLICE + 40)]
+    texts = distinct + distinct[:25]  # 25 duplicates
+    recorder = Recorder()
+    vectors = embed_window(Recording(), texts, recorder)  # type: ignore[arg-type]
+
+    assert [len(c) for c in calls] == [PROGRESS_SLICE, 40]
+    order = [bundled_embedder.count_tokens(t) for c in calls for t in c]
+    assert order == sorted(order, reverse=True)
+    assert recorder.embedded == len(texts)
+    assert set(vectors) == set(distinct)
+    alone = bundled_embedder.embed_documents([distinct[3]])[0]
+    assert sum(a * b for a, b in zip(vectors[distinct[3]], alone, strict=True)) > 0.99999
