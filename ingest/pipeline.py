@@ -18,7 +18,7 @@ from ingest.types import Chunk, Hit, ParsedDocument
 
 log = logging.getLogger(__name__)
 
-# Chunks embedded together. The embedder sorts each window by token length before batching, so a
+# Chunks embedded together. A window is sorted by token count before it is cut into batches, so a
 # wider window pads less: on SciFact, 1,024 chunks pad to 1.02 times the real token count, 256 to
 # 1.09. Documents of a window are written together once it is embedded.
 EMBED_WINDOW = 1024
