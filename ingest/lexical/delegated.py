@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
@@ -22,6 +23,10 @@ from ingest.lexical.tokenize import drop_chinese_stopwords
 from ingest.types import Chunk, Hit
 
 log = logging.getLogger(__name__)
+
+# How long a knowledge base's answer (delegated or not) is trusted: another process's rebuild
+# may swap in a collection with or without BM25, and asking costs a describe call per search.
+DECISION_TTL_S = 30.0
 
 
 @runtime_checkable
@@ -39,10 +44,11 @@ class StoreFullTextIndex:
     """A ``LexicalIndex`` stand-in: the store's BM25 for knowledge bases that have it, ``fallback``
     for the rest. Same methods as ``LexicalIndex`` (a ``KbIndexSink`` with ``search``)."""
 
-    def __init__(self, store: object, fallback: LexicalIndex) -> None:
+    def __init__(self, store: object, fallback: LexicalIndex, *, ttl_s: float = DECISION_TTL_S) -> None:
         self.store = store if isinstance(store, FullTextStore) else None
         self.fallback = fallback
-        self._delegated: dict[str, bool] = {}
+        self.ttl_s = ttl_s
+        self._delegated: dict[str, tuple[bool, float]] = {}  # kb -> (answer, when asked)
         self._lock = threading.Lock()
         if self.store is None:
             log.info("%s has no full-text search: BM25 stays in the lexical index", type(store).__name__)
@@ -53,14 +59,14 @@ class StoreFullTextIndex:
             return False
         with self._lock:
             known = self._delegated.get(kb)
-        if known is not None:
-            return known
+        if known is not None and time.monotonic() - known[1] < self.ttl_s:
+            return known[0]
         try:
             found = self.store.has_full_text(kb)
         except KnowledgeBaseNotFound:
             return False  # not created yet: ask again once it is
         with self._lock:
-            self._delegated[kb] = found
+            self._delegated[kb] = (found, time.monotonic())
         return found
 
     def _forget(self, *kbs: str) -> None:

@@ -105,7 +105,6 @@ class MilvusStore:
         self._write_lock = threading.Lock()  # Milvus Lite does not support concurrent writers
         self._fts: bool | None = None
         self._full_text = full_text  # create knowledge bases with BM25 where the server has it
-        self._kb_full_text: dict[str, bool] = {}
         self._loaded: set[str] = set()
         self._flush_progress = (0, 0)  # (rows ready, rows in total) at the last check, for errors
 
@@ -255,7 +254,6 @@ class MilvusStore:
             raise KnowledgeBaseNotFound(kb)
         self._call(kb, lambda c: c.drop_collection(name), f"dropping knowledge base {kb!r}")
         self._loaded.discard(kb)
-        self._kb_full_text.pop(kb, None)
 
     def replace_kb(self, kb: str, staging: str) -> None:
         """Swap ``staging`` in as ``kb`` by renaming collections; the old ``kb`` is dropped last.
@@ -282,8 +280,6 @@ class MilvusStore:
                 self._call(None, lambda c: c.rename_collection(target, backup), what)
             self._loaded.discard(kb)
             self._loaded.discard(staging)
-            self._kb_full_text.pop(kb, None)
-            self._kb_full_text.pop(staging, None)
             try:
                 self._call(None, lambda c: c.rename_collection(source, target), what)
             except VectorIndexError:
@@ -489,20 +485,17 @@ class MilvusStore:
         return ready_rows >= self._flush_progress[1]
 
     def has_full_text(self, kb: str) -> bool:
-        """Whether ``kb``'s collection has our BM25 function (raises ``KnowledgeBaseNotFound``)."""
-        known = self._kb_full_text.get(kb)
-        if known is not None:
-            return known
+        """Whether ``kb``'s collection has our BM25 function (raises ``KnowledgeBaseNotFound``).
+
+        Asked of the server every time: another process may have swapped the collection."""
         if not self._exists(kb):
             raise KnowledgeBaseNotFound(kb)
         name = collection_name(kb)
         desc = self._call(kb, lambda c: c.describe_collection(name), f"describing knowledge base {kb!r}")
-        found = any(
+        return any(
             f.get("name") == BM25_FUNCTION and SPARSE_FIELD in (f.get("output_field_names") or [])
             for f in desc.get("functions") or []
         )
-        self._kb_full_text[kb] = found
-        return found
 
     def full_text_search(self, kb: str, query: str, top_k: int, *, where: MetadataFilter | None = None) -> list[Hit]:
         """Best ``top_k`` chunks by the collection's BM25, best first; ``Hit.score`` is the BM25

@@ -134,12 +134,15 @@ def test_a_rebuild_moves_a_kb_onto_the_store_bm25(tmp_path: Path) -> None:
     store = MilvusStore(path, full_text=True)
     lexical = StoreFullTextIndex(store, fallback)
     assert not lexical.delegated("kb")  # the existing collection decides, not the setting
+    elsewhere = StoreFullTextIndex(store, fallback, ttl_s=0)  # a serving process that swaps nothing
+    assert not elsewhere.delegated("kb")
     write(store, lexical, "kb-rebuild", list(TEXTS))
     assert lexical.delegated("kb-rebuild")
 
     store.replace_kb("kb", "kb-rebuild")
     lexical.replace_kb("kb", "kb-rebuild")
     assert lexical.delegated("kb") and store.has_full_text("kb")
+    assert elsewhere.delegated("kb")  # asked again once its answer is older than its TTL
     assert not fallback.has_kb("kb")
     assert lexical.search("kb", "NW-200 payload", 1)[0].chunk_id == "payload"
     assert lexical.count("kb") == len(TEXTS)
