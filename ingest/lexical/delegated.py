@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
-from ingest.errors import KnowledgeBaseNotFound
+from ingest.errors import KnowledgeBaseNotFound, VectorIndexError
 from ingest.lexical.index import LexicalIndex
 from ingest.lexical.tokenize import drop_chinese_stopwords
 from ingest.types import Chunk, Hit
@@ -118,8 +118,13 @@ class StoreFullTextIndex:
         """Best ``top_k`` chunks by BM25, best first (``Hit.score``: the BM25 score of its side)."""
         if self.delegated(kb):
             assert self.store is not None
-            # whole question words go before the store's analyser can split them (see the function)
-            return self.store.full_text_search(kb, drop_chinese_stopwords(query), top_k)
+            try:
+                # whole question words go before the store's analyser can split them (see the function)
+                return self.store.full_text_search(kb, drop_chinese_stopwords(query), top_k)
+            except VectorIndexError:
+                self._forget(kb)  # swapped for a collection without BM25 since we asked? ask again
+                if self.delegated(kb):
+                    raise
         return self.fallback.search(kb, query, top_k)
 
     def close(self) -> None:

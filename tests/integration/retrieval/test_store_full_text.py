@@ -146,3 +146,22 @@ def test_a_rebuild_moves_a_kb_onto_the_store_bm25(tmp_path: Path) -> None:
     assert not fallback.has_kb("kb")
     assert lexical.search("kb", "NW-200 payload", 1)[0].chunk_id == "payload"
     assert lexical.count("kb") == len(TEXTS)
+
+
+def test_a_collection_swapped_to_one_without_bm25_is_searched_locally_at_once(tmp_path: Path) -> None:
+    """Another process rebuilt the knowledge base without BM25 (and filled the local index):
+    the next search notices the change instead of failing until its decision expires."""
+    path = tmp_path / "lite.db"
+    fallback = LexicalIndex(tmp_path / "lexical")
+    store = MilvusStore(path, full_text=True)
+    serving = StoreFullTextIndex(store, fallback)  # default TTL: it keeps its first answer
+    write(store, serving, "kb", list(TEXTS))
+    assert serving.delegated("kb")
+
+    plain = MilvusStore(path)  # the other process's setting: no BM25
+    plain.drop_kb("kb")
+    write(plain, StoreFullTextIndex(plain, fallback), "kb", list(TEXTS))
+    assert not plain.has_full_text("kb") and fallback.count("kb") == len(TEXTS)
+
+    assert serving.search("kb", "NW-200 payload", 1)[0].chunk_id == "payload"
+    assert not serving.delegated("kb")
