@@ -144,15 +144,12 @@ class SentenceTransformerEmbedder:
         Every batch is padded to its longest input. sentence-transformers groups inputs by
         character count, which tracks token count loosely (digits, symbols, CJK and long words
         tokenize at very different rates): on SciFact chunks that pads the batches to 1.19 times
-        the real token count, against 1.002 when sorted by tokens. Lengths past the model's
-        input limit are truncated anyway, so they sort as equal.
+        the real token count, against 1.002 when sorted by tokens. Counts come from
+        ``count_tokens``, whose cache already holds those of a window sorted by ``embed_window``.
+        Lengths past the model's input limit are truncated anyway, so they sort as equal.
         """
-        counter = self._token_counter()
         limit = self.max_input_tokens
-        if counter is not None:
-            lengths = [min(len(e.ids), limit) for e in counter.encode_batch(texts, add_special_tokens=False)]
-        else:
-            lengths = [len(t) for t in texts]
+        lengths = [min(self.count_tokens(text), limit) for text in texts]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         return [order[i : i + self._batch_size] for i in range(0, len(order), self._batch_size)]
 

@@ -497,7 +497,7 @@ class MilvusStore:
             for f in desc.get("functions") or []
         )
 
-    def full_text_search(self, kb: str, query: str, top_k: int, *, where: MetadataFilter | None = None) -> list[Hit]:
+    def full_text_search(self, kb: str, query: str, top_k: int) -> list[Hit]:
         """Best ``top_k`` chunks by the collection's BM25, best first; ``Hit.score`` is the BM25
         score (Milvus Lite reports it negated as a distance, servers as is: both become positive).
         Chunks sharing no term with the query are left out."""
@@ -509,7 +509,6 @@ class MilvusStore:
             lambda c: c.search(
                 name,
                 data=[query],
-                filter=milvus_expr(where),
                 limit=top_k,
                 output_fields=OUTPUT_FIELDS,
                 search_params={"metric_type": "BM25"},
