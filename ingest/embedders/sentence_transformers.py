@@ -25,9 +25,10 @@ _PASSAGE_PREFIXES: dict[str, str] = {"e5-": "passage: "}
 
 # Most padded tokens (inputs x the longest of them) in one batch on a CPU. A transformer's
 # activations grow with the tokens of a batch; once they outgrow the CPU caches every layer waits
-# on memory. Batches of about 2,048 tokens ran 1.17 times faster than 32 inputs of up to 256
-# tokens on MiniLM (``bench/bench_batch_shapes.py``). GPUs want the largest batch that fits, so
-# there only ``batch_size`` bounds a batch.
+# on memory. Against batches of 32 inputs, a bound of 2,048 tokens took 0.90 of the time on
+# MiniLM over SciFact chunks and 0.64 on an encoder of BGE-M3's shape (``bench/bench_batch_shapes.py``;
+# 1,024 to 4,096 all came close). GPUs want the largest batch that fits, so there only
+# ``batch_size`` bounds a batch.
 CPU_BATCH_TOKENS = 2048
 # The [CLS]/[SEP] (or <s>/</s>) pair the model adds around every input.
 _SPECIAL_TOKENS = 2
