@@ -53,21 +53,6 @@ def chunk_lengths_and_texts(dataset: Path, docs: int, max_tokens: int) -> tuple[
     return [lengths[i] for i in order], [texts[i] for i in order]
 
 
-def plan_batches(lengths: list[int], *, size: int, budget: int | None) -> list[list[int]]:
-    """Positions in batches of at most ``size`` inputs and ``budget`` padded tokens (lengths sorted)."""
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in range(len(lengths)):
-        over_budget = budget is not None and current and (len(current) + 1) * lengths[current[0]] > budget
-        if current and (len(current) >= size or over_budget):
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
-
-
 def bundled_runner(texts: list[str]) -> Callable[[list[list[int]]], None]:
     from ingest.embedders.factory import bundled_embedder
 
@@ -123,11 +108,13 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
     max_tokens = 256 if args.model == "bundled" else 404  # MiniLM's input limit; BGE-M3's 400-token chunks
+    from ingest.embedders.sentence_transformers import token_sorted_batches
+
     lengths, texts = chunk_lengths_and_texts(args.dataset, args.docs, max_tokens)
     run = bundled_runner(texts) if args.model == "bundled" else bge_m3_shape_runner(lengths)
-    plans = {BASELINE: plan_batches(lengths, size=32, budget=None)}
-    plans.update({f"fixed {size}": plan_batches(lengths, size=size, budget=None) for size in args.sizes})
-    plans.update({f"budget {b}": plan_batches(lengths, size=256, budget=b) for b in args.budgets})
+    plans = {BASELINE: token_sorted_batches(lengths, 32, None)}
+    plans.update({f"fixed {size}": token_sorted_batches(lengths, size, None) for size in args.sizes})
+    plans.update({f"budget {b}": token_sorted_batches(lengths, 256, b) for b in args.budgets})
     run(plans[BASELINE][:2])  # warm-up
     seconds: dict[str, list[float]] = {name: [] for name in plans}
     for _ in range(args.repeats):

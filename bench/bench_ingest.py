@@ -83,7 +83,7 @@ def stage_raw(data_dir: str, batching: str = "encode") -> dict[str, Any]:
     """
     os.environ["RAG_DATA_DIR"] = data_dir
     from ingest.embedders.factory import bundled_embedder
-    from ingest.embedders.sentence_transformers import CPU_BATCH_TOKENS
+    from ingest.embedders.sentence_transformers import CPU_BATCH_TOKENS, token_sorted_batches
     from ingest.stores.chroma import ChromaStore
 
     texts = [hit.text for hit, _ in ChromaStore(Path(data_dir) / "chroma").export("bench")]
@@ -93,14 +93,7 @@ def stage_raw(data_dir: str, batching: str = "encode") -> dict[str, Any]:
     started = time.perf_counter()
     if batching != "encode":
         counts = [len(ids) for ids in model.tokenizer(texts, truncation=True, verbose=False)["input_ids"]]
-        order = sorted(range(len(texts)), key=lambda i: -counts[i])
-        batches: list[list[int]] = [[]]
-        for i in order:
-            size = len(batches[-1])
-            padded = (size + 1) * counts[batches[-1][0]] if size else 0
-            if size and (size >= 32 if batching == "tokens" else padded > CPU_BATCH_TOKENS):
-                batches.append([])
-            batches[-1].append(i)
+        batches = token_sorted_batches(counts, 32, None if batching == "tokens" else CPU_BATCH_TOKENS)
         for batch in batches:
             part = [texts[i] for i in batch]
             model.encode(part, batch_size=len(batch), normalize_embeddings=True, show_progress_bar=False)

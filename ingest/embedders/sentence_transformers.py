@@ -34,6 +34,27 @@ CPU_BATCH_TOKENS = 2048
 _SPECIAL_TOKENS = 2
 
 
+def token_sorted_batches(lengths: list[int], size: int, budget: int | None) -> list[list[int]]:
+    """Positions of inputs of the given token ``lengths`` in batches, longest first.
+
+    A batch ends at ``size`` inputs or when one more would take its padded size (inputs x the
+    longest, which comes first) past ``budget``: long inputs go in small batches, short ones in
+    large batches.
+    """
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        if current and (
+            len(current) >= size or (budget is not None and (len(current) + 1) * lengths[current[0]] > budget)
+        ):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
 def _prefix_for(model_id: str, table: dict[str, str]) -> str:
     lowered = model_id.lower()
     return next((prefix for key, prefix in table.items() if key in lowered), "")
@@ -168,25 +189,11 @@ class SentenceTransformerEmbedder:
         ``count_tokens``, whose cache already holds those of a window sorted by ``embed_window``.
         Lengths past the model's input limit are truncated anyway, so they sort as equal.
 
-        A batch ends at ``batch_size`` inputs or when one more would take its padded size past
-        ``batch_tokens``, so long inputs go in small batches and short ones in large batches.
+        Batches are bounded by ``batch_size`` inputs and ``batch_tokens`` padded tokens.
         """
         limit = self.max_input_tokens
         lengths = [min(self.count_tokens(text) + _SPECIAL_TOKENS, limit) for text in texts]
-        budget = self.batch_tokens
-        batches: list[list[int]] = []
-        current: list[int] = []
-        for i in sorted(range(len(texts)), key=lambda i: -lengths[i]):
-            if current and (
-                len(current) >= self._batch_size
-                or (budget is not None and (len(current) + 1) * lengths[current[0]] > budget)
-            ):
-                batches.append(current)
-                current = []
-            current.append(i)
-        if current:
-            batches.append(current)
-        return batches
+        return token_sorted_batches(lengths, self._batch_size, self.batch_tokens)
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
         if not texts:
