@@ -30,8 +30,6 @@ _PASSAGE_PREFIXES: dict[str, str] = {"e5-": "passage: "}
 # 1,024 to 4,096 all came close). GPUs want the largest batch that fits, so there only
 # ``batch_size`` bounds a batch.
 CPU_BATCH_TOKENS = 2048
-# The [CLS]/[SEP] (or <s>/</s>) pair the model adds around every input.
-_SPECIAL_TOKENS = 2
 
 
 def token_sorted_batches(lengths: list[int], size: int, budget: int | None) -> list[list[int]]:
@@ -179,6 +177,12 @@ class SentenceTransformerEmbedder:
         device = getattr(self._loaded(), "device", None)
         return CPU_BATCH_TOKENS if getattr(device, "type", "cpu") == "cpu" else None
 
+    def _special_tokens(self) -> int:
+        """Tokens the model adds around every input ([CLS]/[SEP], <s>/</s>): part of a batch's padded size."""
+        tokenizer = getattr(self._loaded(), "tokenizer", None)
+        count = getattr(tokenizer, "num_special_tokens_to_add", None)
+        return int(count()) if callable(count) else 2
+
     def _token_sorted_batches(self, texts: list[str]) -> list[list[int]]:
         """Positions of ``texts`` in batches, longest first by model tokens.
 
@@ -192,7 +196,8 @@ class SentenceTransformerEmbedder:
         Batches are bounded by ``batch_size`` inputs and ``batch_tokens`` padded tokens.
         """
         limit = self.max_input_tokens
-        lengths = [min(self.count_tokens(text) + _SPECIAL_TOKENS, limit) for text in texts]
+        specials = self._special_tokens()
+        lengths = [min(self.count_tokens(text) + specials, limit) for text in texts]
         return token_sorted_batches(lengths, self._batch_size, self.batch_tokens)
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
