@@ -11,16 +11,17 @@ from dataclasses import asdict
 from typing import Any
 
 import anyio
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
+from rag.access import access_table, check_table_covers
 from rag.auth import Authenticator, Principal, Unauthorized
 from rag.body_limit import BodySizeLimit
 from rag.components import Components, build_components
-from rag.deps import AdminDep, ComponentsDep, OrchestratorDep, PrincipalDep, answer_slot, require_kb_scope
+from rag.deps import ComponentsDep, OrchestratorDep, PrincipalDep, answer_slot, guard_route
 from rag.errors_http import classify, error_payload, error_response, install_error_handlers
 from rag.events import AskEvent, DoneEvent, SourcesEvent
 from rag.jobs import JobManager
@@ -96,13 +97,17 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
         summary="Answers over your documents and the web, written by DeepSeek-R1 with citations.",
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(guard_route)],
+    )
+    app.state.access = access_table(
+        metrics_enabled=settings.metrics.enabled, metrics_require_admin=settings.metrics.require_admin
     )
     app.state.authenticator = authenticator
     app.state.limiter = RateLimiter(settings.rate_limit)
     app.state.metrics = metrics
     install_error_handlers(app)
     app.include_router(openai_router)
-    app.include_router(build_kb_router(require_kb_scope))
+    app.include_router(build_kb_router())
 
     @app.post("/ask", response_model=AskResponse, responses=_RESPONSES)
     async def ask(body: AskRequest, request: Request, orchestrator: OrchestratorDep, principal: PrincipalDep) -> Any:
@@ -166,7 +171,7 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
         return {"knowledge_bases": [asdict(kb) for kb in kbs if principal.can_read(kb.name)]}
 
     @app.get("/admin/keys", responses={401: {}, 403: {"description": "the key lacks the admin scope"}})
-    async def list_keys(_: AdminDep) -> dict[str, Any]:
+    async def list_keys(_: PrincipalDep) -> dict[str, Any]:
         """Configured API keys by name with their scopes (never hashes): for operators."""
         records = authenticator.keys.records()
         return {
@@ -177,13 +182,11 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
     if settings.metrics.enabled:
 
         @app.get("/metrics", include_in_schema=False)
-        async def prometheus(request: Request) -> Response:
+        async def prometheus() -> Response:
             """Prometheus exposition of this app's registry."""
-            if settings.metrics.require_admin:
-                caller = authenticator.authenticate(request)
-                caller.require_scope("admin")
             return Response(metrics.exposition(), headers=exposition_headers())
 
+    check_table_covers(app, app.state.access)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.api.max_body_bytes,

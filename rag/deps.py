@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from rag import metrics
+from rag.access import access_for, enforce
 from rag.auth import Authenticator, Forbidden, Principal, Unauthorized
 from rag.components import Components
 from rag.orchestrator import Orchestrator
@@ -34,7 +34,13 @@ def get_limiter(request: Request) -> RateLimiter:
 
 
 async def get_principal(request: Request) -> Principal:
-    """Authenticate the caller and take one request from its rate limit (401 / 429 otherwise)."""
+    """Authenticate the caller and take one request from its rate limit (401 / 429 otherwise).
+
+    Done once per request: the access guard and the route share the result.
+    """
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
     authenticator: Authenticator = request.app.state.authenticator
     recorder = metrics.current()
     try:
@@ -50,7 +56,25 @@ async def get_principal(request: Request) -> Principal:
         if recorder is not None:
             recorder.rate_limited.labels(exc.limit).inc()
         raise
+    request.state.principal = principal
     return principal
+
+
+async def guard_route(request: Request) -> None:
+    """The app-wide dependency that enforces ``rag.access``'s table for the matched route."""
+    access = access_for(request)
+    if access is None:  # create_app checks coverage, so only a route added later gets here
+        raise Forbidden("this route has no access rule, so it is refused")
+    if access.level == "public":
+        return
+    principal = await get_principal(request)
+    try:
+        enforce(request, principal, access)
+    except Forbidden:
+        recorder = metrics.current()
+        if recorder is not None:
+            recorder.auth_failures.labels("missing_scope").inc()
+        raise
 
 
 def answer_slot(request: Request, principal: Principal) -> StreamSlot:
@@ -73,48 +97,8 @@ def answer_slot(request: Request, principal: Principal) -> StreamSlot:
     return StreamSlot(release)
 
 
-def require_scope(scope: str) -> object:
-    """A dependency that lets only keys with ``scope`` (or admin) through (403 otherwise)."""
-
-    async def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
-        try:
-            principal.require_scope(scope)
-        except Forbidden:
-            recorder = metrics.current()
-            if recorder is not None:
-                recorder.auth_failures.labels("missing_scope").inc()
-            raise
-        return principal
-
-    return Depends(check)
-
-
-def require_kb_scope(scope: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency for routes on one knowledge base (``/kbs/{kb}/...``): the key must be able to
-    read ``kb`` (404 otherwise, the answer an unknown knowledge base gets) and, unless ``scope`` is
-    ``"read"``, hold ``scope`` (403). Callable directly as ``await check(request, kb=...)``."""
-
-    async def check(request: Request, kb: str) -> Principal:
-        principal = await get_principal(request)
-        principal.check_read(kb)
-        if scope != "read":
-            try:
-                principal.require_scope(scope)
-            except Forbidden:
-                recorder = metrics.current()
-                if recorder is not None:
-                    recorder.auth_failures.labels("missing_scope").inc()
-                raise
-        return principal
-
-    check.accepts_kb = True  # type: ignore[attr-defined]  # rag.kb_routes calls it with a kb of its own
-    return check
-
-
 ComponentsDep = Annotated[Components, Depends(get_components)]
 OrchestratorDep = Annotated[Orchestrator, Depends(get_orchestrator)]
 SettingsDep = Annotated[RagSettings, Depends(get_app_settings)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
-AdminDep = Annotated[Principal, require_scope("admin")]
-DeleteDep = Annotated[Principal, require_scope("delete")]

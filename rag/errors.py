@@ -2,6 +2,10 @@
 
     RagError
     ├── BadRequest              the question or its options are invalid (HTTP 400/413/422)
+    │   └── UnsupportedMediaType    a body sent as something other than JSON (HTTP 415)
+    ├── NotFound                a document or job that does not exist, or that the key may not see (404)
+    │   ├── UnknownDocument
+    │   └── UnknownJob
     ├── RetrievalError          the knowledge base could not be searched
     │   └── UnknownKnowledgeBase
     ├── WebSearchError          the search proxy failed (answers go on from the knowledge base)
@@ -11,7 +15,7 @@
         ├── LLMUnavailable      connection refused, 5xx, no profile reachable
         └── LLMBadResponse      the endpoint answered something that is not a chat completion
 
-Each maps to one HTTP status in ``rag.api``'s exception handler.
+Each maps to one HTTP status in ``rag.errors_http``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,29 @@ class RagError(Exception):
 
 class BadRequest(RagError):
     code = "bad_request"
+
+
+class UnsupportedMediaType(BadRequest):
+    code = "unsupported_media_type"
+
+
+class NotFound(RagError):
+    code = "not_found"
+
+
+class UnknownDocument(NotFound):
+    code = "unknown_document"
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"no document matches {what!r}")
+
+
+class UnknownJob(NotFound):
+    code = "unknown_job"
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"no job {job_id!r}")
+        self.job_id = job_id
 
 
 class RetrievalError(RagError):

@@ -30,9 +30,11 @@ from rag.errors import (
     LLMRateLimited,
     LLMTimeout,
     LLMUnavailable,
+    NotFound,
     RagError,
     RetrievalError,
     UnknownKnowledgeBase,
+    UnsupportedMediaType,
     WebSearchError,
 )
 from rag.ratelimit import TooManyRequests
@@ -56,6 +58,8 @@ _STATUS: list[tuple[type[Exception], int, str | None]] = [
     (Forbidden, 403, "permission_denied"),
     (TooManyRequests, 429, "rate_limit_exceeded"),
     (ModelNotFound, 404, "model_not_found"),
+    (NotFound, 404, None),
+    (UnsupportedMediaType, 415, "unsupported_media_type"),
     (BadRequest, 400, "bad_request"),
     (InvalidKnowledgeBaseName, 400, "invalid_knowledge_base_name"),
     (UnknownKnowledgeBase, 404, "unknown_knowledge_base"),

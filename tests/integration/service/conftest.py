@@ -35,6 +35,7 @@ KEYS: dict[str, tuple[str, dict[str, Any]]] = {
         "tiny": {"kbs": ["docs"], "requests_per_minute": 3},
         "single": {"kbs": ["docs"], "concurrent_streams": 1},
         "observer": {"kbs": ["docs"]},
+        "elsewhere": {"kbs": ["secret"], "scopes": ["ingest", "delete"]},  # every scope, another knowledge base
     }.items()
 }
 
@@ -102,8 +103,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, bundled_embedder: Any) ->
     components = build_components(
         service_settings(folder, None), embedder_choice=EmbedderChoice(bundled_embedder, "test")
     )
-    for kb in ("docs", "secret"):
-        report = components.indexer().ingest_paths([MIXED], kb)
+    for kb in ("docs", "secret"):  # through the job production uses, manifest included
+        with components.reindex_job(kb, workers=0) as job:
+            report = job.run([MIXED], delete_missing=False)
         assert len(report.indexed) == 2
     return folder
 
