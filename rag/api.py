@@ -21,7 +21,7 @@ from rag.access import access_table, check_table_covers
 from rag.auth import Authenticator, Principal, Unauthorized
 from rag.body_limit import BodySizeLimit
 from rag.components import Components, build_components
-from rag.deps import ComponentsDep, OrchestratorDep, PrincipalDep, answer_slot, guard_route
+from rag.deps import ComponentsDep, OrchestratorDep, PrincipalDep, answer_slot, check_body_type, guard_route
 from rag.errors_http import classify, error_payload, error_response, install_error_handlers
 from rag.events import AskEvent, DoneEvent, SourcesEvent
 from rag.jobs import JobManager
@@ -97,7 +97,7 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
         summary="Answers over your documents and the web, written by DeepSeek-R1 with citations.",
         version="0.1.0",
         lifespan=lifespan,
-        dependencies=[Depends(guard_route)],
+        dependencies=[Depends(guard_route), Depends(check_body_type)],
     )
     app.state.access = access_table(
         metrics_enabled=settings.metrics.enabled, metrics_require_admin=settings.metrics.require_admin

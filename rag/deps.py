@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import email.message
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
 
 from rag import metrics
 from rag.access import access_for, enforce
 from rag.auth import Authenticator, Forbidden, Principal, Unauthorized
 from rag.components import Components
+from rag.errors import UnsupportedMediaType
 from rag.orchestrator import Orchestrator
 from rag.ratelimit import RateLimiter, StreamSlot, TooManyRequests
 from rag.settings import RagSettings
@@ -75,6 +77,29 @@ async def guard_route(request: Request) -> None:
         if recorder is not None:
             recorder.auth_failures.labels("missing_scope").inc()
         raise
+
+
+async def check_body_type(request: Request) -> None:
+    """415 for a body sent as something the route does not read: JSON routes want
+    ``application/json`` (FastAPI reads nothing else as JSON), the upload route ``multipart/form-data``."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if body_field is None or not has_body:
+        return
+    declared = request.headers.get("content-type")
+    if isinstance(body_field.field_info, params.Form):
+        if declared is None or not declared.lower().startswith("multipart/form-data"):
+            raise UnsupportedMediaType(
+                f"this route takes files as multipart/form-data, not {declared or 'a body without a content type'}"
+            )
+        return
+    if declared is None:
+        raise UnsupportedMediaType("send the body as JSON with 'Content-Type: application/json'")
+    message = email.message.Message()
+    message["content-type"] = declared
+    subtype = message.get_content_subtype()
+    if message.get_content_maintype() != "application" or not (subtype == "json" or subtype.endswith("+json")):
+        raise UnsupportedMediaType(f"send the body as JSON with 'Content-Type: application/json', not {declared!r}")
 
 
 def answer_slot(request: Request, principal: Principal) -> StreamSlot:

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingest.errors import (
     EmbeddingError,
@@ -116,25 +117,78 @@ def error_response(exc: BaseException) -> JSONResponse:
     return JSONResponse(error_payload(code, message, status=status), status_code=status, headers=headers)
 
 
+def describe_problem(err: dict[str, Any]) -> dict[str, Any]:
+    """One validation problem as ``{field, message}`` in words a person reads without FastAPI's ``loc``."""
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+    field = ".".join(loc)
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        message = "unknown field (not part of this request's schema)"
+    elif kind == "missing":
+        message = "required"
+    elif kind in ("model_attributes_type", "dict_type", "model_type") and not field:
+        message = "the body must be a JSON object"
+    else:
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+    return {"field": field, "message": message}
+
+
+def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = list(exc.errors())
+    syntax = next((err for err in errors if err.get("type") == "json_invalid"), None)
+    if syntax is not None:
+        loc = syntax.get("loc", ())
+        where = f" at position {loc[-1]}" if len(loc) > 1 else ""
+        reason = (syntax.get("ctx") or {}).get("error", "")
+        message = f"the request body is not valid JSON{where}" + (f": {reason}" if reason else "")
+        return JSONResponse(error_payload("invalid_json", message, status=400), status_code=400)
+    problems = [describe_problem(err) for err in errors]
+    unknown = [p["field"] for p in problems if p["message"].startswith("unknown field")]
+    parts = [f"{p['field'] or 'body'}: {p['message']}" for p in problems if p["field"] not in unknown]
+    if unknown:
+        parts.insert(0, f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}")
+    summary = "; ".join(parts) or "invalid request"
+    # OpenAI answers malformed requests with 400 invalid_request_error, and its SDKs expect that.
+    status = 400 if request.url.path.startswith("/v1/") else 422
+    body = error_payload("invalid_request", summary, problems, status=status)
+    if status == 400 and problems:
+        body["error"]["param"] = problems[0]["field"] or None
+    return JSONResponse(body, status_code=status)
+
+
+def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Routing and body-parsing errors raised by Starlette and FastAPI themselves, in our shape."""
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    if status == 404:
+        code, message = "not_found", f"there is no route {request.url.path} (see /docs for the API)"
+    elif status == 405:
+        allowed = headers.get("Allow") or headers.get("allow") or ""
+        code = "method_not_allowed"
+        message = f"{request.method} is not allowed on {request.url.path}" + (f"; use {allowed}" if allowed else "")
+    elif isinstance(exc.__cause__, UnicodeDecodeError):
+        code, message = "invalid_body", "the request body is not valid UTF-8 text, so it cannot be read as JSON"
+    elif status == 400:
+        code, message = "invalid_body", f"the request body could not be read: {exc.detail}"
+    else:
+        code, message = f"http_{status}", str(exc.detail)
+    return JSONResponse(error_payload(code, message, status=status), status_code=status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def known(_: Request, exc: Exception) -> JSONResponse:
         return error_response(exc)
 
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        problems = [
-            {"field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"), "message": err.get("msg", "")}
-            for err in exc.errors()
-        ]
-        summary = "; ".join(f"{p['field'] or 'body'}: {p['message']}" for p in problems)
-        # OpenAI answers malformed requests with 400 invalid_request_error, and its SDKs expect that.
-        status = 400 if request.url.path.startswith("/v1/") else 422
-        body = error_payload("invalid_request", summary, problems, status=status)
-        if status == 400 and problems:
-            body["error"]["param"] = problems[0]["field"] or None
-        return JSONResponse(body, status_code=status)
+        return _validation_error(request, exc)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return _http_error(request, exc)
 
     app.add_exception_handler(RagError, known)
     app.add_exception_handler(IngestError, known)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, known)

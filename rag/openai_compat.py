@@ -33,7 +33,6 @@ from rag.errors_http import ModelNotFound, classify, error_payload
 from rag.events import AnswerEvent, AskEvent, DoneEvent, ReasoningEvent, SourcesEvent, WarningEvent
 from rag.llm.reasoning import strip_reasoning
 from rag.ratelimit import StreamSlot
-from rag.settings import ApiSettings
 from rag.types import AskRequest, AskResponse, HistoryTurn, Source
 
 log = logging.getLogger(__name__)
@@ -44,7 +43,6 @@ _MODEL = re.compile(r"^kb:(?P<kb>[^+\s]+)(?P<web>\+web)?$")
 _MARKER = re.compile(r"[\[【]\s*citation\s*[:：]?\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]", re.IGNORECASE)
 _MARKER_REST = re.compile(r"\s*[:：]?\s*(?:\d+(?:\s*[,，、]\s*\d*)*)?\s*")
 _FOOTNOTE_DEFINITION = re.compile(r"^\[\^\d+\]:.*$\n?", re.MULTILINE)
-HISTORY_TURN_LIMIT = 20000  # HistoryTurn.content's own limit
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
 
@@ -97,9 +95,8 @@ def clean_history(text: str) -> str:
     return _FOOTNOTE_DEFINITION.sub("", strip_reasoning(text)).strip()
 
 
-def to_ask_request(body: ChatCompletionRequest, kb: str, web: bool, api: ApiSettings) -> AskRequest:
-    """The chat turns as an ``AskRequest``; the oldest history is dropped to fit the limits
-    (chat clients resend the whole conversation, which should not start failing at turn 21)."""
+def to_ask_request(body: ChatCompletionRequest, kb: str, web: bool) -> AskRequest:
+    """The chat turns as an ``AskRequest``; the orchestrator fits the history to the limits, as for ``/ask``."""
     last = body.messages[-1]
     if last.role != "user":
         raise BadRequest("the last message must be the user's question")
@@ -109,10 +106,7 @@ def to_ask_request(body: ChatCompletionRequest, kb: str, web: bool, api: ApiSett
             continue
         text = clean_history(message.text()) if message.role == "assistant" else message.text().strip()
         if text:
-            turns.append(HistoryTurn(role=message.role, content=text[-HISTORY_TURN_LIMIT:]))
-    turns = turns[-api.max_history_turns :] if api.max_history_turns else []
-    while turns and sum(len(t.content) for t in turns) > api.max_history_chars:
-        turns.pop(0)
+            turns.append(HistoryTurn(role=message.role, content=text))
     return AskRequest(
         question=last.text(),
         kb=kb,
@@ -333,7 +327,7 @@ async def chat_completions(
     kb, web = parse_model(body.model)
     if not principal.can_read(kb):
         raise ModelNotFound(body.model)
-    ask = to_ask_request(body, kb, web, orchestrator.settings.api)
+    ask = to_ask_request(body, kb, web)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     completion = _Completion(model=body.model, include_usage=include_usage)
     slot = answer_slot(request, principal)

@@ -22,7 +22,7 @@ from rag.prompting import Language, PromptSource, detect_language, pack_sources,
 from rag.retrieval import Retrieved, Retriever
 from rag.settings import RagSettings
 from rag.sources import kb_prompt_source, kb_source, web_prompt_source, web_source
-from rag.types import AskRequest, AskResponse, Source, Timings, UsageInfo
+from rag.types import AskRequest, AskResponse, HistoryTurn, Source, Timings, UsageInfo
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +70,27 @@ class Orchestrator:
         top_k = request.top_k if request.top_k is not None else self.settings.retrieval.top_k
         if not 1 <= top_k <= self.settings.retrieval.max_top_k:
             raise BadRequest(f"top_k must be between 1 and {self.settings.retrieval.max_top_k}, got {top_k}")
-        if len(request.history) > api.max_history_turns:
-            raise BadRequest(f"history has {len(request.history)} turns; the limit is {api.max_history_turns}")
-        if sum(len(t.content) for t in request.history) > api.max_history_chars:
-            raise BadRequest(f"history exceeds {api.max_history_chars} characters")
         return top_k
+
+    def fit_history(self, history: list[HistoryTurn]) -> tuple[list[ChatMessage], str | None]:
+        """The turns the model sees, without reasoning; the oldest are dropped to fit the limits
+        (chat clients resend the whole conversation, which should not start failing at turn 21)."""
+        api = self.settings.api
+        turns = [
+            ChatMessage(role=t.role, content=strip_reasoning(t.content) if t.role == "assistant" else t.content)
+            for t in history
+        ]
+        turns = [t for t in turns if t.content.strip()]
+        kept = turns[-api.max_history_turns :] if api.max_history_turns else []
+        while kept and sum(len(t.content) for t in kept) > api.max_history_chars:
+            kept.pop(0)
+        dropped = len(turns) - len(kept)
+        if not dropped:
+            return kept, None
+        return kept, (
+            f"the {dropped} oldest of {len(turns)} history turns were left out to fit the limits "
+            f"({api.max_history_turns} turns, {api.max_history_chars} characters)"
+        )
 
     # -- the answer -------------------------------------------------------------------------
     async def ask(self, request: AskRequest) -> AskResponse:
@@ -97,6 +113,9 @@ class Orchestrator:
         lang = detect_language(question)
         timings = Timings()
         warnings: list[str] = []
+        history, trimmed = self.fit_history(request.history)
+        if trimmed:
+            warnings.append(trimmed)
 
         retrieved, web_results = await self._gather_evidence(request, question, lang, top_k, timings, warnings)
         sources, prompt_sources = self._number_sources(retrieved, web_results, lang, warnings)
@@ -113,7 +132,7 @@ class Orchestrator:
             response.answer = NO_SOURCES_ANSWER[lang]
             yield AnswerEvent(response.answer)
         else:
-            async for event in self._generate(request, question, lang, prompt_sources, response):
+            async for event in self._generate(request, history, question, lang, prompt_sources, response):
                 yield event
             citations, citation_warnings = map_citations(response.answer, sources)
             response.citations = citations
@@ -194,13 +213,14 @@ class Orchestrator:
     async def _generate(
         self,
         request: AskRequest,
+        history: list[ChatMessage],
         question: str,
         lang: Language,
         prompt_sources: list[PromptSource],
         response: AskResponse,
     ) -> AsyncIterator[AskEvent]:
         assert self.chat is not None
-        messages = [ChatMessage(role=t.role, content=strip_reasoning(t.content)) for t in request.history]
+        messages = list(history)
         prompt = render_prompt(question, prompt_sources, lang, self.settings.prompt.prompts_dir)
         messages.append(ChatMessage(role="user", content=prompt))
         answer: list[str] = []

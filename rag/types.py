@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class HistoryTurn(BaseModel):
-    """An earlier turn; assistant turns carry the answer only, never reasoning."""
+    """An earlier turn; assistant turns carry the answer only, never reasoning (it is removed)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     role: Literal["user", "assistant"]
-    content: str = Field(..., max_length=20000)
+    content: str
 
 
 class AskRequest(BaseModel):
+    """``POST /ask``. Unknown fields are refused, so a misspelt option is an error, not ignored.
+
+    A history longer than the limits (``RAG_API__MAX_HISTORY_TURNS``, ``__MAX_HISTORY_CHARS``)
+    loses its oldest turns, with a warning, as on ``/v1/chat/completions``."""
+
+    model_config = ConfigDict(extra="forbid")
+
     question: str = Field(..., description="the question, in any language")
     kb: str = Field(..., description="knowledge base to answer from")
     top_k: int | None = Field(None, description="passages to retrieve (default from settings)")

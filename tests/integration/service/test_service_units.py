@@ -14,9 +14,11 @@ from rag.auth import AuthConfigError, Principal, generate_key, hash_key, load_ke
 from rag.cli import app as rag_cli
 from rag.errors import LLMBadResponse, LLMRateLimited, LLMTimeout, LLMUnavailable, UnknownKnowledgeBase
 from rag.errors_http import ModelNotFound
+from rag.llm.events import ChatMessage
 from rag.metrics import llm_error_kind
 from rag.openai_compat import ChatCompletionRequest, CitationRewriter, clean_history, parse_model, to_ask_request
-from rag.settings import ApiKeyRecord, ApiSettings, get_settings
+from rag.orchestrator import Orchestrator
+from rag.settings import ApiKeyRecord, ApiSettings, RagSettings, get_settings
 
 pytestmark = pytest.mark.unit
 
@@ -49,15 +51,24 @@ def test_other_model_names_are_unknown(model: str) -> None:
         parse_model(model)
 
 
-def test_history_is_trimmed_to_the_limits_oldest_first() -> None:
+def test_history_is_trimmed_to_the_limits_oldest_first_with_a_warning() -> None:
     turns = [{"role": "user" if i % 2 == 0 else "assistant", "content": f"turn {i} " + "x" * 100} for i in range(30)]
     body = ChatCompletionRequest(model="kb:docs", messages=[*turns, {"role": "user", "content": "now?"}])
-    ask = to_ask_request(body, "docs", False, ApiSettings(max_history_turns=20, max_history_chars=1000))
-    assert ask.question == "now?" and ask.kb == "docs" and ask.web is False
-    assert len(ask.history) == 9 and ask.history[-1].content.startswith("turn 29")
-    assert sum(len(t.content) for t in ask.history) <= 1000
-    ask = to_ask_request(body, "docs", True, ApiSettings(max_history_turns=0))
-    assert ask.history == [] and ask.web is True
+    ask = to_ask_request(body, "docs", False)
+    assert ask.question == "now?" and ask.kb == "docs" and ask.web is False and len(ask.history) == 30
+
+    def fit(**api: int) -> tuple[list[ChatMessage], str | None]:
+        settings = RagSettings(data_dir=Path("/nonexistent"), api=ApiSettings(**api))
+        return Orchestrator(settings, retriever=None, chat=None).fit_history(ask.history)  # type: ignore[arg-type]
+
+    kept, warning = fit(max_history_turns=20, max_history_chars=1000)
+    assert len(kept) == 9 and kept[-1].content.startswith("turn 29")
+    assert sum(len(t.content) for t in kept) <= 1000
+    assert warning is not None and "21 oldest of 30" in warning
+    kept, warning = fit(max_history_turns=0)
+    assert kept == [] and warning is not None and "30 oldest of 30" in warning
+    kept, warning = fit(max_history_turns=40, max_history_chars=100000)
+    assert len(kept) == 30 and warning is None
 
 
 def test_earlier_answers_lose_reasoning_and_footnote_definitions() -> None:
