@@ -83,6 +83,9 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
         if built.chat is None:
             log.warning("no language model configured (RAG_LLM__PROFILES): /ask answers in retrieval-only mode")
         app.state.components = built
+        breakers = getattr(built.chat, "breakers", None)
+        if breakers:
+            metrics.watch_breakers(breakers)
         app.state.jobs = JobManager(built, metrics.ingest)
         authenticator.announce()
         try:

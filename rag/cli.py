@@ -213,6 +213,7 @@ def serve(
         port=port or settings.api.port,
         log_config=None,
         log_level=settings.log.level.lower(),
+        access_log=False,  # one access line per request: ours, with the request id, route template and key name
     )
 
 

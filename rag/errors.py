@@ -71,7 +71,12 @@ class WebSearchError(RagError):
 
 
 class LLMError(RagError):
+    """``profile``: the profile that failed (or those tried), for logs; ``retry_after``: seconds
+    after which trying again may help, when known (sent as ``Retry-After``)."""
+
     code = "llm_error"
+    profile: str | None = None
+    retry_after: float | None = None
 
 
 class LLMRateLimited(LLMError):
@@ -88,6 +93,10 @@ class LLMTimeout(LLMError):
 
 class LLMUnavailable(LLMError):
     code = "llm_unavailable"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class LLMBadResponse(LLMError):

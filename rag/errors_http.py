@@ -107,7 +107,7 @@ def error_response(exc: BaseException) -> JSONResponse:
     status, code = classify(exc)
     message = str(exc) if status < 500 or isinstance(exc, RagError | IngestError) else "internal server error"
     headers: dict[str, str] = {}
-    retry_after = getattr(exc, "retry_after", None) if isinstance(exc, LLMRateLimited | TooManyRequests) else None
+    retry_after = getattr(exc, "retry_after", None) if isinstance(exc, LLMError | TooManyRequests) else None
     if retry_after:
         headers["Retry-After"] = str(max(1, int(round(retry_after))))
     if status == 401:

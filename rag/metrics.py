@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -31,12 +31,15 @@ from prometheus_client import (
     generate_latest,
     push_to_gateway,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ingest.pipeline import FileOutcome, IngestReport, ProgressListener
 from rag.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
+from rag.llm.breaker import STATE_VALUES, CircuitBreaker
 from rag.llm.events import AnswerDelta, ChatEvent, ReasoningDelta, StreamStart, Usage
 from rag.logging_setup import REQUEST_ID_HEADER, bind_request_id, reset_request_id
 
@@ -105,6 +108,10 @@ class RagMetrics:
         )
         self.ingest = IngestMetrics(r)
 
+    def watch_breakers(self, breakers: Mapping[str, CircuitBreaker]) -> None:
+        """Export the LLM profiles' circuit breakers, read at scrape time."""
+        self.registry.register(_BreakerCollector(breakers))
+
     # -- recording ------------------------------------------------------------------------
     def observe_stage(self, stage: str, seconds: float) -> None:
         self.stage_latency.labels(stage).observe(max(seconds, 0.0))
@@ -117,6 +124,28 @@ class RagMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _BreakerCollector(Collector):
+    """``askdocs_llm_circuit_state{profile}`` (0 closed, 1 half-open, 2 open) and how often each opened."""
+
+    def __init__(self, breakers: Mapping[str, CircuitBreaker]) -> None:
+        self.breakers = breakers
+
+    def collect(self) -> Iterator[Metric]:
+        state = GaugeMetricFamily(
+            "askdocs_llm_circuit_state",
+            "LLM profile circuit: 0 closed, 1 half-open (probing), 2 open",
+            labels=["profile"],
+        )
+        opened = CounterMetricFamily(
+            "askdocs_llm_circuit_opened", "Times an LLM profile's circuit opened", labels=["profile"]
+        )
+        for name, breaker in self.breakers.items():
+            state.add_metric([name], STATE_VALUES[breaker.state])
+            opened.add_metric([name], breaker.opened_total)
+        yield state
+        yield opened
 
 
 class IngestMetrics(ProgressListener):

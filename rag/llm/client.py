@@ -11,6 +11,9 @@ Failure policy, in one place:
   answer is never silently restarted.
 * When every profile fails, the most telling error is raised (``LLMRateLimited`` only when
   every profile answered 429), its message listing what each profile said.
+* Each profile has a circuit breaker (``rag.llm.breaker``): after ``circuit_failures`` failures
+  in a row it is skipped at once, so the fallback answers without the dead profile's retries,
+  until one probe after the cool-down finds it back.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from rag.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
+from rag.llm.breaker import BreakerPolicy, CircuitBreaker
 from rag.llm.events import AnswerDelta, ChatEvent, ChatMessage, ReasoningDelta, StreamStart, Usage
 from rag.llm.reasoning import strip_reasoning
 from rag.llm.settings import LLMSettings, Profile
-from rag.llm.wire import Failure, UpstreamStream, http_failure
+from rag.llm.wire import Failure, UpstreamStream, http_failure, upstream_text
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +84,8 @@ class OpenAICompatibleChat:
             connect=s.connect_timeout, read=s.read_timeout, write=s.read_timeout, pool=s.connect_timeout
         )
         self._backoff = wait_exponential_jitter(multiplier=s.backoff_base, max=s.backoff_max, jitter=s.backoff_base)
+        policy = BreakerPolicy(s.circuit_failures, s.circuit_cooldown_s, s.circuit_max_cooldown_s)
+        self.breakers = {p.name: CircuitBreaker(p.name, policy) for p in self.profiles}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -91,6 +97,7 @@ class OpenAICompatibleChat:
                     "model": p.model,
                     "api_key_env": p.api_key_env,
                     "api_key_set": bool(p.api_key_env and os.environ.get(p.api_key_env)),
+                    "circuit": self.breakers[p.name].describe(),
                 }
                 for p in self.profiles
             ],
@@ -110,14 +117,28 @@ class OpenAICompatibleChat:
         self, messages: list[ChatMessage], *, temperature: float | None = None, max_tokens: int | None = None
     ) -> AsyncIterator[ChatEvent]:
         failures: list[tuple[str, LLMError]] = []
+        skipped: list[LLMUnavailable] = []
         for profile in self.profiles:
+            breaker = self.breakers[profile.name]
+            if not breaker.allow():
+                skipped.append(_skipped(profile, breaker))
+                failures.append((profile.name, skipped[-1]))
+                continue
             body = self._body(profile, messages, temperature, max_tokens)
             try:
                 upstream, first = await self._open_with_retries(profile, body)
             except Failure as failure:
                 logger.warning("LLM profile %s failed: %s", profile.name, failure.error)
+                if failure.endpoint_fault:
+                    breaker.failed(failure.retry_after)
+                else:
+                    breaker.abandoned()
                 failures.append((profile.name, failure.error))
                 continue
+            except BaseException:
+                breaker.abandoned()
+                raise
+            breaker.succeeded()
             try:
                 yield StreamStart(profile=profile.name, model=profile.model)
                 for event in first:
@@ -126,12 +147,21 @@ class OpenAICompatibleChat:
                     try:
                         events = await upstream.next_events()
                     except Failure as failure:
+                        if failure.endpoint_fault:
+                            breaker.failed()
+                        failure.error.profile = profile.name
                         raise failure.error from failure.__cause__
                     for event in events:
                         yield event
             finally:
                 await upstream.aclose()
             return
+        if skipped and len(skipped) == len(failures):
+            waits = [error.retry_after or 1.0 for error in skipped]
+            summary = "; ".join(str(error) for error in skipped)
+            every = LLMUnavailable(f"every LLM profile is failing: {summary}", retry_after=min(waits))
+            every.profile = ",".join(name for name, _ in failures)
+            raise every
         raise _most_telling(failures)
 
     def _body(
@@ -182,7 +212,7 @@ class OpenAICompatibleChat:
         try:
             key = profile.api_key()
         except LLMUnavailable as exc:
-            raise Failure(exc, retriable=False) from exc
+            raise Failure(exc, retriable=False, endpoint_fault=False) from exc
         headers = {"Accept": "text/event-stream"}
         if key is not None:
             headers["Authorization"] = f"Bearer {key.get_secret_value()}"
@@ -205,7 +235,10 @@ class OpenAICompatibleChat:
             if "text/event-stream" not in content_type:
                 await response.aread()
                 raise Failure(
-                    LLMBadResponse(f"{where}: expected an event stream, got {content_type!r}: {response.text[:200]!r}"),
+                    LLMBadResponse(
+                        f"{where}: expected an event stream, got {content_type!r}: "
+                        f"{upstream_text(response.text, profile)!r}"
+                    ),
                     retriable=False,
                 )
             upstream = UpstreamStream(profile, response, self.settings.stall_timeout)
@@ -233,9 +266,25 @@ def _severity(error: LLMError) -> int:
     return len(_SEVERITY)
 
 
+def _skipped(profile: Profile, breaker: CircuitBreaker) -> LLMUnavailable:
+    wait = breaker.retry_in()
+    state = breaker.describe()
+    return LLMUnavailable(
+        f"{profile.name}: skipped after {state['consecutive_failures']} failures in a row"
+        + (f"; tried again in {wait:.0f} s" if wait >= 1 else "; being probed"),
+        retry_after=max(wait, 1.0),
+    )
+
+
 def _most_telling(failures: list[tuple[str, LLMError]]) -> LLMError:
     if not failures:
         return LLMUnavailable("no LLM profile configured")
+    error = _pick(failures)
+    error.profile = ",".join(name for name, _ in failures)
+    return error
+
+
+def _pick(failures: list[tuple[str, LLMError]]) -> LLMError:
     if len(failures) == 1:
         return failures[0][1]
     summary = "; ".join(f"{name}: {error}" for name, error in failures)

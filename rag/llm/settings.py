@@ -122,6 +122,15 @@ class LLMSettings(BaseModel):
     retry_after_max: float = Field(
         default=30.0, ge=0, description="A Retry-After longer than this moves on to the next profile instead."
     )
+    circuit_failures: int = Field(
+        default=3, ge=0, description="Failures in a row after which a profile is skipped for a cool-down; 0: never."
+    )
+    circuit_cooldown_s: float = Field(
+        default=30.0, gt=0, description="How long a failing profile is skipped before one request probes it."
+    )
+    circuit_max_cooldown_s: float = Field(
+        default=300.0, gt=0, description="The cool-down doubles after each failed probe, up to this."
+    )
 
     @field_validator("profiles", mode="before")
     @classmethod

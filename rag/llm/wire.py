@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -19,6 +20,7 @@ from rag.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLM
 from rag.llm.events import ChatEvent, Usage
 from rag.llm.reasoning import ReasoningSplitter
 from rag.llm.settings import Profile
+from rag.logging_setup import RedactSecrets
 
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -26,11 +28,16 @@ RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 class Failure(Exception):
     """One failed attempt, with what the retry loop needs to know about it."""
 
-    def __init__(self, error: LLMError, *, retriable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, error: LLMError, *, retriable: bool, retry_after: float | None = None, endpoint_fault: bool = True
+    ) -> None:
         super().__init__(str(error))
         self.error = error
         self.retriable = retriable
         self.retry_after = retry_after
+        # False when the endpoint is fine and the request or our configuration is not (a rejected
+        # request, a missing key): such failures do not count towards the profile's circuit breaker.
+        self.endpoint_fault = endpoint_fault
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -51,8 +58,22 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
-def _error_text(payload: Any, fallback: str) -> str:
+ERROR_TEXT_CHARS = 300
+
+
+def upstream_text(text: str, profile: Profile | None = None) -> str:
+    """Text an endpoint sent, made fit for a response or a log line: without secrets (endpoints
+    echo the key they refused, bearer tokens, our own API keys) and truncated."""
+    key = os.environ.get(profile.api_key_env, "") if profile and profile.api_key_env else ""
+    return RedactSecrets([key.strip()]).scrub(text)[:ERROR_TEXT_CHARS]
+
+
+def _error_text(payload: Any, fallback: str, profile: Profile | None = None) -> str:
     """The human part of an OpenAI-style (or vLLM ``{"object": "error"}``) error body."""
+    return upstream_text(_raw_error_text(payload, fallback), profile)
+
+
+def _raw_error_text(payload: Any, fallback: str) -> str:
     if isinstance(payload, dict):
         error = payload.get("error", payload)
         if isinstance(error, str):
@@ -71,7 +92,7 @@ def http_failure(profile: Profile, response: httpx.Response) -> Failure:
         payload: Any = response.json()
     except ValueError:
         payload = None
-    text = f"{profile.name} ({profile.model}) answered HTTP {status}: {_error_text(payload, response.text)}"
+    text = f"{profile.name} ({profile.model}) answered HTTP {status}: {_error_text(payload, response.text, profile)}"
     retry_after = parse_retry_after(response.headers.get("retry-after"))
     error: LLMError
     if status == 429:
@@ -80,6 +101,7 @@ def http_failure(profile: Profile, response: httpx.Response) -> Failure:
         error = LLMUnavailable(text)  # this profile cannot serve us: bad key, unknown model, server down
     else:
         error = LLMError(text)  # the request itself was rejected (context too long, bad parameter)
+        return Failure(error, retriable=False, endpoint_fault=False)
     return Failure(error, retriable=status in RETRIABLE_STATUSES, retry_after=retry_after)
 
 
@@ -87,7 +109,7 @@ def _stream_error(profile: Profile, payload: dict[str, Any]) -> Failure:
     """An ``{"error": ...}`` event inside a 200 stream (SiliconFlow and OpenRouter send these)."""
     error = payload.get("error")
     code = str(error.get("code", "")) if isinstance(error, dict) else ""
-    text = f"{profile.name} ({profile.model}) sent an error in the stream: {_error_text(payload, '')}"
+    text = f"{profile.name} ({profile.model}) sent an error in the stream: {_error_text(payload, '', profile)}"
     if code == "429" or "rate" in code.lower():
         return Failure(LLMRateLimited(text), retriable=True)
     return Failure(LLMUnavailable(text), retriable=True)
@@ -157,7 +179,8 @@ class UpstreamStream:
             payload = json.loads(sse.data)
         except ValueError as exc:
             raise Failure(
-                LLMBadResponse(f"{self._name}: stream event is not JSON: {sse.data[:200]!r}"), retriable=False
+                LLMBadResponse(f"{self._name}: stream event is not JSON: {upstream_text(sse.data, self.profile)!r}"),
+                retriable=False,
             ) from exc
         if not isinstance(payload, dict):
             raise Failure(LLMBadResponse(f"{self._name}: stream event is not an object"), retriable=False)

@@ -55,6 +55,7 @@ def _settings(tmp: Path, llm: FakeLLMServer | None) -> RagSettings:
             backoff_base=0.01,
             backoff_max=0.05,
             stall_timeout=2,
+            circuit_failures=0,  # one app serves the module: scripted failures must not open it for the next test
         )
     return RagSettings(data_dir=tmp, **overrides)
 
