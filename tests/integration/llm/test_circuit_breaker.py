@@ -3,6 +3,7 @@ answers at once; it is used again when a probe after the cool-down finds it back
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -68,7 +69,7 @@ async def test_a_dead_primary_is_skipped_then_probed_back(
     assert seconds < 0.3, f"the fallback should answer at once, took {seconds:.2f} s"
 
     primary.default = Script()  # the primary comes back
-    time.sleep(0.9)
+    await asyncio.sleep(0.9)
     assert chat.describe()["profiles"][0]["circuit"]["state"] == "half_open"
     profile, _ = await answered_by(chat)
     assert profile == "primary", "the probe after the cool-down finds the primary back"

@@ -67,7 +67,7 @@ def llm_settings(llm: FakeLLMServer) -> LLMSettings:
         backoff_base=0.01,
         backoff_max=0.05,
         stall_timeout=5,
-        circuit_failures=0,  # one app serves the whole package: a test's scripted failures must not open it for the next
+        circuit_failures=0,  # one app serves the package: scripted failures must not open it for the next test
     )
 
 
