@@ -22,7 +22,7 @@ from rag.auth import Authenticator, Principal, Unauthorized
 from rag.body_limit import BodySizeLimit
 from rag.components import Components, build_components
 from rag.deps import ComponentsDep, OrchestratorDep, PrincipalDep, answer_slot, check_body_type, guard_route
-from rag.errors_http import classify, error_payload, error_response, install_error_handlers
+from rag.errors_http import error_response, install_error_handlers, stream_failure
 from rag.events import AskEvent, DoneEvent, SourcesEvent
 from rag.jobs import JobManager
 from rag.kb_routes import UPLOAD_PATH
@@ -225,11 +225,7 @@ async def _sse(
         async for event in events:
             yield _event_payload(event)
     except Exception as exc:
-        status, code = classify(exc)
-        message = str(exc) if status != 500 else "internal server error"
-        if status == 500:
-            log.exception("answer stream failed")
-        payload = error_payload(code, message, status=status)["error"]
+        payload = stream_failure(exc, "ask")
         yield {"event": "error", "data": json.dumps(payload, ensure_ascii=False)}
     finally:
         await events.aclose()

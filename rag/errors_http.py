@@ -117,6 +117,28 @@ def error_response(exc: BaseException) -> JSONResponse:
     return JSONResponse(error_payload(code, message, status=status), status_code=status, headers=headers)
 
 
+def stream_failure(exc: BaseException, api: str) -> dict[str, Any]:
+    """The ``error`` payload for a failure after a stream has started (the status line is long
+    sent), logged here, since no error response will be: with the request id (added to every
+    record), the kind of failure and the LLM profile involved."""
+    status, code = classify(exc)
+    message = str(exc) if status != 500 else "internal server error"
+    kind = code
+    if isinstance(exc, LLMError):
+        from rag.metrics import llm_error_kind
+
+        kind = llm_error_kind(exc)
+    log.log(
+        logging.ERROR if status >= 500 else logging.WARNING,
+        "answer stream failed after it started: %s",
+        message,
+        exc_info=exc if status == 500 else None,
+        extra={"api": api, "kind": kind, "code": code, "status": status, "profile": getattr(exc, "profile", None)},
+    )
+    payload: dict[str, Any] = error_payload(code, message, status=status)["error"]
+    return payload
+
+
 def describe_problem(err: dict[str, Any]) -> dict[str, Any]:
     """One validation problem as ``{field, message}`` in words a person reads without FastAPI's ``loc``."""
     loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]

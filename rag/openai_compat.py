@@ -13,7 +13,6 @@ ride on the last chunk (and on the non-streamed completion) as extension fields.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 import uuid
@@ -29,13 +28,11 @@ from starlette.background import BackgroundTask
 
 from rag.deps import ComponentsDep, OrchestratorDep, PrincipalDep, answer_slot
 from rag.errors import BadRequest, UnknownKnowledgeBase
-from rag.errors_http import ModelNotFound, classify, error_payload
+from rag.errors_http import ModelNotFound, stream_failure
 from rag.events import AnswerEvent, AskEvent, DoneEvent, ReasoningEvent, SourcesEvent, WarningEvent
 from rag.llm.reasoning import strip_reasoning
 from rag.ratelimit import StreamSlot
 from rag.types import AskRequest, AskResponse, HistoryTurn, Source
-
-log = logging.getLogger(__name__)
 
 MODEL_PREFIX = "kb:"
 WEB_SUFFIX = "+web"
@@ -279,11 +276,7 @@ async def _chunks(
                 continue  # all warnings are on the last chunk
         yield b"data: [DONE]\n\n"
     except Exception as exc:
-        status, code = classify(exc)
-        message = str(exc) if status != 500 else "internal server error"
-        if status == 500:
-            log.exception("chat completion stream failed")
-        yield completion.frame(error_payload(code, message, status=status))
+        yield completion.frame({"error": stream_failure(exc, "openai")})
     finally:
         await events.aclose()
         slot.release()

@@ -2,7 +2,10 @@
 
 State is in process memory: with several API replicas each enforces its own share, which is
 the usual trade-off for a limiter whose job is to stop one runaway client, not to bill.
-Both limits answer 429 with ``Retry-After``.
+Both limits answer 429 with ``Retry-After``: for the request rate, when the bucket holds a token
+again; for answers in flight, when the caller's oldest answer is expected to end, from a running
+mean of how long answers have taken in this process (R1 answers take tens of seconds, so a
+constant "1" would only invite a retry storm).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from dataclasses import dataclass
 
 from rag.errors import RagError
 from rag.settings import RateLimitSettings
+
+MAX_STREAM_RETRY_AFTER_S = 300
+ANSWER_MEAN_WEIGHT = 0.2  # weight of the newest duration in the running mean
 
 
 class TooManyRequests(RagError):
@@ -55,7 +61,8 @@ class RateLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
-        self._in_flight: dict[str, int] = {}
+        self._in_flight: dict[str, list[float]] = {}  # caller -> start times of its answers in flight
+        self._typical_s = settings.typical_answer_s  # running mean of answer durations (a prior until measured)
 
     def hit(self, key: str, per_minute: int | None = None) -> None:
         """Take one request from ``key``'s bucket or raise ``TooManyRequests``."""
@@ -86,24 +93,36 @@ class RateLimiter:
         if not self.settings.enabled:
             return StreamSlot(lambda: None)
         allowed = limit or self.settings.concurrent_streams
+        now = self._clock()
         with self._lock:
-            current = self._in_flight.get(key, 0)
-            if current >= allowed:
+            started = self._in_flight.setdefault(key, [])
+            if len(started) >= allowed:
+                wait = self._typical_s - (now - min(started))
                 raise TooManyRequests(
-                    f"{allowed} answers are already in progress for this key; wait for one to finish", 1, "streams"
+                    f"{allowed} answers are already in progress for this key; wait for one to finish",
+                    min(max(1, math.ceil(wait)), MAX_STREAM_RETRY_AFTER_S),
+                    "streams",
                 )
-            self._in_flight[key] = current + 1
+            started.append(now)
 
         def release() -> None:
             with self._lock:
-                left = self._in_flight.get(key, 1) - 1
-                if left > 0:
-                    self._in_flight[key] = left
-                else:
+                ended = self._clock()
+                running = self._in_flight.get(key, [])
+                if now in running:
+                    running.remove(now)
+                if not running:
                     self._in_flight.pop(key, None)
+                self._typical_s += ANSWER_MEAN_WEIGHT * ((ended - now) - self._typical_s)
 
         return StreamSlot(release)
 
     def in_flight(self, key: str) -> int:
         with self._lock:
-            return self._in_flight.get(key, 0)
+            return len(self._in_flight.get(key, []))
+
+    @property
+    def typical_answer_s(self) -> float:
+        """The running mean of answer durations that ``Retry-After`` is computed from."""
+        with self._lock:
+            return self._typical_s

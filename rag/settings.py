@@ -150,6 +150,9 @@ class RateLimitSettings(BaseModel):
     enabled: bool = True
     requests_per_minute: int = Field(120, ge=1, description="token bucket refilled per minute; burst = the same")
     concurrent_streams: int = Field(4, ge=1, description="answers (streamed or not) in flight at once")
+    typical_answer_s: float = Field(
+        20.0, gt=0, description="assumed answer duration for Retry-After until answers have been timed"
+    )
     max_tracked_callers: int = Field(10000, ge=100, description="buckets kept in memory (least recent dropped)")
 
 

@@ -46,6 +46,7 @@ class Script:
     chunk_delay: float = 0.0  # pause between chunks
     drop_after: int | None = None  # after this many chunks, cut the connection (no terminating chunk)
     error_event_after: int | None = None  # after this many chunks, send {"error": ...} and end the stream
+    garbage_after: int | None = None  # after this many chunks, send an event whose data is not JSON
     send_done: bool = True  # end with "data: [DONE]"
     model: str | None = None  # model name to report; the requested one by default
 
@@ -274,6 +275,9 @@ class FakeLLMServer:
                 record.dropped = True
                 writer.transport.abort()
                 return False
+            if sent == script.garbage_after:
+                if not await self._write(writer, record, b'data: {"choices": [{"delta": {"content": "x"\n\n'):
+                    return False
             if sent == script.error_event_after:
                 await self._event(writer, record, {"error": {"message": script.error_message, "code": "500"}})
                 return await self._end(writer, record)

@@ -3,6 +3,8 @@ per-key limits, and a fake R1 endpoint (two profiles on it, so fallback can be p
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from rag.auth import generate_key, hash_key
 from rag.cli_keys import toml_record
 from rag.components import build_components
 from rag.llm.settings import LLMSettings
+from rag.logging_setup import JsonFormatter, RedactSecrets, install_record_factory
 from rag.settings import ApiKeyRecord, RagSettings
 from tests.fakes.llm_server import FakeLLMServer, Script
 from tests.fakes.servers import ServerThread
@@ -122,3 +125,22 @@ def api(data_dir: Path, key_file: Path, llm: FakeLLMServer, bundled_embedder: An
     settings = service_settings(data_dir, llm, auth={"keys_file": key_file, "pepper": PEPPER})
     with ServerThread(build_app(settings, bundled_embedder)) as server:
         yield server.base_url
+
+
+@pytest.fixture
+def json_logs() -> Iterator[io.StringIO]:
+    """Capture the root logger's records as the service writes them in production (JSON lines)."""
+    install_record_factory()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactSecrets())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)

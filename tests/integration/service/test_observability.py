@@ -16,7 +16,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ingest.pipeline import Indexer
-from rag.logging_setup import JsonFormatter, RedactSecrets, install_record_factory
+from rag.logging_setup import RedactSecrets
 from rag.metrics import IngestMetrics, Tee
 from rag.settings import WebSettings
 from rag.web_client import SearchProxyClient
@@ -110,25 +110,6 @@ def test_request_ids_are_echoed_or_made(api: str) -> None:
     assert "x-request-id" in httpx.get(f"{api}/kbs").headers  # errors carry it too
     huge = httpx.post(f"{api}/ask", json={"question": "x" * 400_000, "kb": "docs"}, headers=bearer("observer"))
     assert huge.status_code == 413 and huge.headers["x-request-id"]
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    """Capture the root logger's records as the service writes them in production (JSON lines)."""
-    install_record_factory()
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RedactSecrets())
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous)
 
 
 def test_json_logs_carry_the_request_id_and_no_secrets_or_text(api: str, json_logs: io.StringIO) -> None:
