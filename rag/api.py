@@ -22,7 +22,7 @@ from rag.auth import Authenticator, Principal, Unauthorized
 from rag.body_limit import BodySizeLimit
 from rag.components import Components, build_components
 from rag.deps import ComponentsDep, OrchestratorDep, PrincipalDep, answer_slot, check_body_type, guard_route
-from rag.errors_http import error_response, install_error_handlers, stream_failure
+from rag.errors_http import document_error_responses, error_response, install_error_handlers, stream_failure
 from rag.events import AskEvent, DoneEvent, SourcesEvent
 from rag.jobs import JobManager
 from rag.kb_routes import UPLOAD_PATH
@@ -36,17 +36,11 @@ from rag.types import AskRequest, AskResponse
 
 log = logging.getLogger(__name__)
 
-_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "invalid question or options"},
-    401: {"description": "missing or invalid API key"},
-    404: {"description": "unknown knowledge base (or one this key may not read: the same answer)"},
-    409: {"description": "knowledge base built with another embedding model"},
-    413: {"description": "request body too large"},
-    422: {"description": "malformed request"},
-    429: {"description": "per-key rate limit or concurrent answers exceeded (Retry-After)"},
-    502: {"description": "the model endpoint answered badly"},
-    503: {"description": "store, embedder or model unavailable"},
-    504: {"description": "the model endpoint timed out"},
+
+SSE_RESPONSE: dict[str, Any] = {
+    "description": "the answer as JSON, or as Server-Sent Events with `stream: true`: `sources`, "
+    "`reasoning`, `answer`, `warning`, then `done` or `error`, each with a JSON object as its data",
+    "content": {"text/event-stream": {"schema": {"type": "object"}}},
 }
 
 
@@ -112,7 +106,7 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
     app.include_router(openai_router)
     app.include_router(build_kb_router())
 
-    @app.post("/ask", response_model=AskResponse, responses=_RESPONSES)
+    @app.post("/ask", response_model=AskResponse, responses={200: SSE_RESPONSE})
     async def ask(body: AskRequest, request: Request, orchestrator: OrchestratorDep, principal: PrincipalDep) -> Any:
         """Answer a question; ``stream: true`` or ``Accept: text/event-stream`` streams SSE."""
         principal.check_read(body.kb)
@@ -147,7 +141,7 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
             )
         return body
 
-    @app.get("/readyz", responses={503: {"description": "not ready"}})
+    @app.get("/readyz", responses={503: {"description": "not ready: the store does not answer"}})
     async def readyz(request: Request, components: ComponentsDep) -> JSONResponse:
         """Ready when the store answers; the details only for admin keys (probes need no key)."""
         checks: dict[str, Any] = {"embedding": components.embedding_status()}
@@ -167,13 +161,13 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
             return JSONResponse({"ready": ready, "checks": {"store": {"ok": checks["store"]["ok"]}}}, status)
         return JSONResponse({"ready": ready, "checks": checks}, status_code=status)
 
-    @app.get("/kbs", responses={401: {"description": "missing or invalid API key"}})
+    @app.get("/kbs")
     async def list_kbs(components: ComponentsDep, principal: PrincipalDep) -> dict[str, Any]:
         """The knowledge bases this key may read, with their embedding model and chunk count."""
         kbs = await anyio.to_thread.run_sync(components.store.list_kbs)
         return {"knowledge_bases": [asdict(kb) for kb in kbs if principal.can_read(kb.name)]}
 
-    @app.get("/admin/keys", responses={401: {}, 403: {"description": "the key lacks the admin scope"}})
+    @app.get("/admin/keys")
     async def list_keys(_: PrincipalDep) -> dict[str, Any]:
         """Configured API keys by name with their scopes (never hashes): for operators."""
         records = authenticator.keys.records()
@@ -190,6 +184,8 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
             return Response(metrics.exposition(), headers=exposition_headers())
 
     check_table_covers(app, app.state.access)
+    document_error_responses(app, app.state.access)
+    document_limits(app, settings)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.api.max_body_bytes,
@@ -207,6 +203,32 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
             max_age=settings.cors.max_age_s,
         )
     return app
+
+
+def document_limits(app: FastAPI, settings: RagSettings) -> None:
+    """Put this deployment's limits into the published schema (question length, ``top_k``), so a
+    client or a fuzzer can tell a request that will be refused from one that will not."""
+    generate = app.openapi
+    limits = {
+        "question": {"minLength": 1, "maxLength": settings.api.max_question_chars, "pattern": r"\S"},
+        "top_k": {"minimum": 1, "maximum": settings.retrieval.max_top_k},
+    }
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        schemas = document.get("components", {}).get("schemas", {})
+        for model in ("AskRequest", "ChatCompletionRequest"):
+            properties = schemas.get(model, {}).get("properties", {})
+            for name, bounds in limits.items():
+                field = properties.get(name)
+                if field is None:
+                    continue
+                typed = [part for part in field.get("anyOf", [field]) if part.get("type") in ("string", "integer")]
+                for part in typed:
+                    part.update(bounds)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _optional_principal(authenticator: Authenticator, request: Request) -> Principal | None:

@@ -8,12 +8,15 @@ one format and OpenAI clients show the message. Never a traceback.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from ingest.errors import (
     EmbeddingError,
@@ -23,6 +26,7 @@ from ingest.errors import (
     KnowledgeBaseNotFound,
     VectorIndexError,
 )
+from rag.access import Access
 from rag.auth import AuthConfigError, Forbidden, Unauthorized
 from rag.errors import (
     BadRequest,
@@ -39,6 +43,7 @@ from rag.errors import (
     WebSearchError,
 )
 from rag.ratelimit import TooManyRequests
+from rag.types import ErrorResponse
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +183,16 @@ def _validation_error(request: Request, exc: RequestValidationError) -> JSONResp
     return JSONResponse(body, status_code=status)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path: Starlette's 405 names only the first route's,
+    though ``/kbs/{kb}/documents`` is two routes (POST and DELETE)."""
+    methods: set[str] = set()
+    for context in iter_route_contexts(request.app.routes):
+        if context.path and context.methods and compile_path(context.path)[0].match(request.url.path):
+            methods |= context.methods
+    return sorted(methods)
+
+
 def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """Routing and body-parsing errors raised by Starlette and FastAPI themselves, in our shape."""
     status = exc.status_code
@@ -185,7 +200,8 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     if status == 404:
         code, message = "not_found", f"there is no route {request.url.path} (see /docs for the API)"
     elif status == 405:
-        allowed = headers.get("Allow") or headers.get("allow") or ""
+        allowed = ", ".join(allowed_methods(request)) or headers.get("Allow", "")
+        headers = {k: v for k, v in headers.items() if k.lower() != "allow"} | {"Allow": allowed}
         code = "method_not_allowed"
         message = f"{request.method} is not allowed on {request.url.path}" + (f"; use {allowed}" if allowed else "")
     elif isinstance(exc.__cause__, UnicodeDecodeError):
@@ -195,6 +211,87 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     else:
         code, message = f"http_{status}", str(exc.detail)
     return JSONResponse(error_payload(code, message, status=status), status_code=status, headers=headers)
+
+
+_ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "a bad value, or a body that is not valid JSON or not UTF-8",
+    401: "missing or invalid API key",
+    403: "the key lacks the scope this route needs",
+    404: "no such knowledge base, document, job or model for this key (an unreadable one answers the same)",
+    409: "the knowledge base was built with another embedding model",
+    413: "request body too large",
+    415: "the body is not JSON (multipart/form-data for uploads)",
+    422: "the request does not fit the schema (unknown fields included)",
+    429: "per-key rate limit or answers in flight exceeded (see Retry-After)",
+    502: "the model endpoint or search proxy answered badly",
+    503: "the store, the embedder or every model profile is unavailable (see Retry-After when known)",
+    504: "the model endpoint timed out",
+}
+_ANSWER_ROUTES = frozenset({("POST", "/ask"), ("POST", "/v1/chat/completions")})
+
+
+def error_statuses(method: str, path: str, access: Access, *, has_body: bool, has_params: bool) -> list[int]:
+    """The error statuses a route can answer, from what guards it and what it reads."""
+    statuses: set[int] = set()
+    if access.level != "public":
+        statuses |= {401, 429}
+    if access.level in ("ingest", "delete", "admin"):
+        statuses.add(403)
+    if access.kb is not None:
+        statuses |= {400, 404}  # a knowledge-base name that is not valid is a 400
+    invalid = 400 if path.startswith("/v1/") else 422  # a request that does not fit the schema
+    if has_body:
+        statuses |= {400, 413, 415, invalid}
+    if has_params:
+        statuses.add(invalid)
+    if access.kb in ("path", "body", "model"):
+        statuses |= {409, 503}  # the store, or the knowledge base's embedding model
+    if (method, path) in _ANSWER_ROUTES:
+        statuses |= {502, 503, 504}
+    return sorted(statuses)
+
+
+def document_error_responses(app: FastAPI, table: Mapping[tuple[str, str], Access]) -> None:
+    """Declare in the OpenAPI schema every error status each route can answer, with its body.
+
+    Done on the generated document, so every route is covered however it was declared, and
+    FastAPI's default 422 (a ``{"detail": ...}`` body this service never sends) is replaced.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        document = generate()
+        if document.get("x-askdocs-errors"):
+            return document
+        schemas = document.setdefault("components", {}).setdefault("schemas", {})
+        error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(error_schema.pop("$defs", {}))
+        schemas["ErrorResponse"] = error_schema
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        for path, operations in document.get("paths", {}).items():
+            for method, operation in operations.items():
+                access = table.get((method.upper(), path))
+                if access is None:
+                    continue
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                statuses = error_statuses(
+                    method.upper(),
+                    path,
+                    access,
+                    has_body="requestBody" in operation,
+                    has_params=bool(operation.get("parameters")),
+                )
+                for status in statuses:
+                    responses[str(status)] = {
+                        "description": _ERROR_DESCRIPTIONS.get(status, "error"),
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+                    }
+        document["x-askdocs-errors"] = True
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_error_handlers(app: FastAPI) -> None:

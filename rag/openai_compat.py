@@ -296,7 +296,7 @@ async def list_models(components: ComponentsDep, principal: PrincipalDep) -> dic
     return {"object": "list", "data": data}
 
 
-@router.get("/models/{model}", responses={404: {"description": "no such model for this key"}})
+@router.get("/models/{model}")
 async def get_model(model: str, components: ComponentsDep, principal: PrincipalDep) -> dict[str, Any]:
     """One model, if this key may use it."""
     listed = await list_models(components, principal)
@@ -308,7 +308,13 @@ async def get_model(model: str, components: ComponentsDep, principal: PrincipalD
 
 @router.post(
     "/chat/completions",
-    responses={400: {}, 401: {}, 404: {"description": "unknown model"}, 429: {}, 502: {}, 503: {}, 504: {}},
+    responses={
+        200: {
+            "description": "a chat completion, or chunks as Server-Sent Events with `stream: true` "
+            "(JSON objects, then `[DONE]`)",
+            "content": {"text/event-stream": {"schema": {}}},
+        }
+    },
 )
 async def chat_completions(
     body: ChatCompletionRequest,

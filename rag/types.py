@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class HistoryTurn(BaseModel):
     """An earlier turn; assistant turns carry the answer only, never reasoning (it is removed)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     role: Literal["user", "assistant"]
     content: str
@@ -20,9 +20,10 @@ class AskRequest(BaseModel):
     """``POST /ask``. Unknown fields are refused, so a misspelt option is an error, not ignored.
 
     A history longer than the limits (``RAG_API__MAX_HISTORY_TURNS``, ``__MAX_HISTORY_CHARS``)
-    loses its oldest turns, with a warning, as on ``/v1/chat/completions``."""
+    loses its oldest turns, with a warning, as on ``/v1/chat/completions``. Types are strict
+    (``"web": 0`` is not ``false``), as the schema says."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     question: str = Field(..., description="the question, in any language")
     kb: str = Field(..., description="knowledge base to answer from")
@@ -87,6 +88,16 @@ class AskResponse(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    code: str
-    message: str
-    details: Any | None = None
+    """OpenAI's error shape: what its SDKs and chat clients read."""
+
+    message: str = Field(..., description="a sentence saying what went wrong and what to do")
+    type: str = Field(..., description="invalid_request_error, authentication_error, permission_error, ...")
+    code: str = Field(..., description="stable machine-readable code, e.g. unknown_knowledge_base")
+    details: Any | None = Field(None, description="for validation errors: the fields and their problems")
+    param: str | None = Field(None, description="on /v1: the first field at fault")
+
+
+class ErrorResponse(BaseModel):
+    """Every error from every route: ``{"error": {"message", "type", "code"}}``."""
+
+    error: ErrorBody
