@@ -73,8 +73,8 @@ class SearchService:
         ]
         if not isinstance(request.fetch, bool) and request.fetch > fetch.max_pages:
             warnings.append(f"fetch limited to {fetch.max_pages} pages")
-        fetch_warnings = await self._fetch_pages(results[:pages], request.deadline_s, started)
-        warnings += fetch_warnings
+        fetch_warnings, fetch_notes = await self._fetch_pages(results[:pages], request.deadline_s, started)
+        warnings += fetch_warnings + fetch_notes
         response = SearchResponse(
             query=request.q,
             provider=found.provider,
@@ -83,23 +83,27 @@ class SearchService:
             took_ms=_ms_since(started),
             warnings=warnings,
         )
-        # Incomplete fetches are not cached, so the next identical query gets another chance.
+        # Failed fetches are not cached, so the next identical query gets another chance; a page
+        # truncated at the byte limit would be truncated again, so that alone does not prevent caching.
         if self._cache is not None and results and not fetch_warnings:
             self._cache.put(key, response)
         return response
 
-    async def _fetch_pages(self, targets: list[SearchResult], deadline_s: float | None, started: float) -> list[str]:
+    async def _fetch_pages(
+        self, targets: list[SearchResult], deadline_s: float | None, started: float
+    ) -> tuple[list[str], list[str]]:
+        """Page text into ``targets``; returns (warnings about failed pages, notes about truncated ones)."""
         if not targets:
-            return []
+            return [], []
         budget = None
         if deadline_s is not None:
             budget = deadline_s - (time.monotonic() - started) - REPLY_MARGIN_S
             if budget <= 0:
-                return ["pages not fetched: the caller's deadline left no time"]
+                return ["pages not fetched: the caller's deadline left no time"], []
         outcome = await self._fetcher.fetch_many([result.url for result in targets], deadline_s=budget)
         for index, text in outcome.contents.items():
             targets[index].content = text
-        return outcome.warnings
+        return outcome.warnings, outcome.notes
 
 
 def _ms_since(started: float) -> int:

@@ -3,51 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from search_proxy.fetch.fetcher import PageFetcher
-from search_proxy.fetch.ssrf import IPAddress
 from search_proxy.settings import FetchSettings
 from search_proxy.upstream import build_ssl_context
 from tests.integration.search_proxy.sp_pages import ARTICLE_SENTENCE, CHINESE_SENTENCE, PageSite
-from tests.integration.search_proxy.sp_servers import LOCAL, ServerThread, TLSFiles
+from tests.integration.search_proxy.sp_servers import LOCAL, MakeFetcher, MapResolver, ServerThread, TLSFiles
 
 pytestmark = pytest.mark.integration
-
-
-class MapResolver:
-    """Resolves test host names to fixed addresses and counts lookups."""
-
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
-        self.lookups: list[str] = []
-
-    async def resolve(self, host: str, port: int) -> list[IPAddress]:
-        self.lookups.append(host)
-        return [ipaddress.ip_address(ip) for ip in self.table.get(host, [])]
-
-
-MakeFetcher = Callable[..., PageFetcher]
-
-
-@pytest.fixture
-async def make_fetcher(tls: TLSFiles) -> AsyncIterator[MakeFetcher]:
-    made: list[PageFetcher] = []
-
-    def build(resolver: Any = None, **overrides: Any) -> PageFetcher:
-        settings = FetchSettings(**{"allow_networks": LOCAL, "page_timeout_s": 3.0, "deadline_s": 5.0, **overrides})
-        fetcher = PageFetcher(settings, ssl_context=build_ssl_context(str(tls.ca_pem)), resolver=resolver)
-        made.append(fetcher)
-        return fetcher
-
-    yield build
-    for fetcher in made:
-        await fetcher.aclose()
 
 
 async def fetch_one(fetcher: PageFetcher, url: str) -> tuple[str | None, list[str]]:
@@ -78,10 +45,12 @@ async def test_huge_page_stops_reading_at_byte_limit(
 ) -> None:
     fetcher = make_fetcher(max_bytes=64 * 1024, max_chars=2000)
     started = time.monotonic()
-    text, warnings = await fetch_one(fetcher, f"{pages_url}/huge")
+    outcome = await fetcher.fetch_many([f"{pages_url}/huge"])
     assert time.monotonic() - started < 2.0  # an endless page, so only stopping early can finish
-    assert warnings == []
-    assert text is not None and ARTICLE_SENTENCE in text and len(text) <= 2000
+    assert outcome.warnings == []
+    assert outcome.notes == [f"result 1 ({pages_url}/huge): page cut at 65,536 bytes (the fetch limit)"]
+    text = outcome.contents[0]
+    assert ARTICLE_SENTENCE in text and len(text) <= 2000
     await asyncio.sleep(0.2)
     assert pages.huge_sent < 32 * 1024 * 1024  # the server stopped streaming once we hung up
 
@@ -94,12 +63,12 @@ async def test_slow_page_is_abandoned_at_the_deadline(
     outcome = await fetcher.fetch_many([f"{pages_url}/article", f"{pages_url}/slow?s=3"], deadline_s=0.6)
     assert time.monotonic() - started < 1.0
     assert ARTICLE_SENTENCE in outcome.contents[0] and 1 not in outcome.contents
-    assert outcome.warnings == [f"result 2 ({pages_url}/slow?s=3): not fetched within the 0.6s deadline"]
+    assert outcome.warnings == [f"result 2 ({pages_url}/slow?s=3): not fetched within the 0.6 s deadline"]
 
 
 async def test_slow_page_hits_per_page_timeout(make_fetcher: MakeFetcher, pages: PageSite, pages_url: str) -> None:
     text, warnings = await fetch_one(make_fetcher(page_timeout_s=0.3), f"{pages_url}/slow?s=2")
-    assert text is None and warnings[0].endswith("timed out after 0.3s")
+    assert text is None and warnings[0].endswith("timed out after 0.3 s")
 
 
 async def test_redirect_chain_is_followed_hop_by_hop(

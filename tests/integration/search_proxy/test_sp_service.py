@@ -174,6 +174,16 @@ def test_fetch_adds_page_text_for_top_n(proxy: str, providers: Any, pages: Any, 
     assert "/slow" not in pages.paths()
 
 
+def test_truncated_page_is_named_in_the_response_warnings(
+    serve: Serve, providers: Any, pages: Any, pages_url: str
+) -> None:
+    url = serve(fetch={"allow_networks": LOCAL, "max_bytes": 65536})
+    providers.script("searxng", Reply(body=searxng_ok([("Bomb", f"{pages_url}/bomb/zstd", "compressed")])))
+    body = httpx.get(f"{url}/search", params={"q": "bomb", "fetch": "1"}, headers=AUTH, timeout=10).json()
+    assert ARTICLE_SENTENCE in body["results"][0]["content"]
+    assert f"result 1 ({pages_url}/bomb/zstd): page cut at 65,536 bytes (the fetch limit)" in body["warnings"]
+
+
 def test_slow_page_is_cut_at_the_fetch_deadline(serve: Serve, providers: Any, pages: Any, pages_url: str) -> None:
     url = serve(fetch={"allow_networks": LOCAL, "page_timeout_s": 5.0, "deadline_s": 0.8})
     providers.script("searxng", page_results(pages_url))
