@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -88,10 +90,10 @@ async def test_redirect_chain_is_bounded(make_fetcher: MakeFetcher, pages: PageS
 @pytest.mark.parametrize(
     ("target", "reason"),
     [
-        ("http://10.0.0.1/admin", "10.0.0.1 resolves to 10.0.0.1 (private)"),
-        ("http://169.254.169.254/latest/meta-data/", "(link-local)"),
-        ("http://[::ffff:127.0.0.1]:{port}/article", "IPv4-mapped form of 127.0.0.1: loopback"),
-        ("http://[::1]:{port}/article", "(loopback)"),
+        ("http://10.0.0.1/admin", "10.0.0.1 resolves to 10.0.0.1 (not globally reachable: Private-Use"),
+        ("http://169.254.169.254/latest/meta-data/", "(not globally reachable: Link Local, 169.254.0.0/16"),
+        ("http://[::ffff:127.0.0.1]:{port}/article", "IPv4-mapped form of 127.0.0.1: not globally reachable"),
+        ("http://[::1]:{port}/article", "(not globally reachable: Loopback Address, ::1/128"),
         ("file:///etc/passwd", "scheme 'file' is not http/https"),
     ],
 )
@@ -125,7 +127,7 @@ async def test_localhost_is_refused_when_not_allowlisted(
     fetcher = make_fetcher(allow_networks=[])
     for url in (f"http://localhost:{port}/article", f"{pages_url}/article", f"http://127.1:{port}/article"):
         text, warnings = await fetch_one(fetcher, url)
-        assert text is None and "(loopback)" in warnings[0], url
+        assert text is None and "Loopback, 127.0.0.0/8" in warnings[0], url
     assert pages.hits == []
 
 
@@ -139,11 +141,39 @@ async def test_credentials_in_url_are_refused_and_not_echoed(
     assert pages.hits == []
 
 
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every address a socket in this test tried to connect to (on top of the loopback-only guard)."""
+    seen: list[Any] = []
+    guarded = socket.socket.connect
+
+    def spy(self: socket.socket, address: Any) -> None:
+        seen.append(address)
+        return guarded(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", spy)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "address", ["192.0.0.8", "192.0.0.100", "192.88.99.1", "3fff::1", "192.0.0.9", "2001:20::1", "64:ff9b::a00:1"]
+)
+async def test_refused_addresses_are_never_connected_to(
+    make_fetcher: MakeFetcher, connects: list[Any], address: str
+) -> None:
+    fetcher = make_fetcher(MapResolver({"special.test": [address]}))
+    literal = f"[{address}]" if ":" in address else address
+    for url, host in (("http://special.test/page", "special.test"), (f"https://{literal}/page", address)):
+        text, warnings = await fetch_one(fetcher, url)
+        assert text is None and f"{host} resolves to {address} (" in warnings[0], warnings
+    assert connects == []
+
+
 async def test_any_forbidden_address_refuses_the_host(make_fetcher: MakeFetcher, pages_url: str) -> None:
     port = pages_url.rsplit(":", 1)[1]
     resolver = MapResolver({"mixed.test": ["127.0.0.1", "10.0.0.5"]})
     text, warnings = await fetch_one(make_fetcher(resolver), f"http://mixed.test:{port}/article")
-    assert text is None and "mixed.test resolves to 10.0.0.5 (private)" in warnings[0]
+    assert text is None and "mixed.test resolves to 10.0.0.5 (not globally reachable: Private-Use" in warnings[0]
 
 
 async def test_pdf_text_is_extracted(make_fetcher: MakeFetcher, pages: PageSite, pages_url: str) -> None:

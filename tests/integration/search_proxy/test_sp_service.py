@@ -208,7 +208,7 @@ def test_fetch_refuses_loopback_without_allowlist(serve: Serve, providers: Any, 
     providers.script("searxng", page_results(pages_url))
     body = httpx.get(f"{url}/search", params={"q": "crane", "fetch": "1"}, headers=AUTH).json()
     assert body["results"][0]["content"] is None
-    assert any("blocked" in w and "(loopback)" in w for w in body["warnings"])
+    assert any("blocked" in w and "Loopback, 127.0.0.0/8" in w for w in body["warnings"])
     assert pages.hits == []
 
 
