@@ -20,6 +20,7 @@ from search_proxy.chain import ProviderChain
 from search_proxy.deps import ServiceDep, SettingsDep, require_key
 from search_proxy.errors import AllProvidersFailed, SearchProxyError
 from search_proxy.fetch.ssrf import Resolver
+from search_proxy.logs import RedactSecrets
 from search_proxy.metrics import (
     CONTENT_TYPE,
     ObservabilityMiddleware,
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
         cache: TTLCache[SearchResponse] | None = None
         if settings.cache.enabled:
             cache = TTLCache(settings.cache.ttl_s, settings.cache.max_entries)
-        chain = ProviderChain([TimedProvider(p, metrics) for p in build_providers(settings, client)])
+        providers = [TimedProvider(p, metrics) for p in build_providers(settings, client)]
+        chain = ProviderChain(providers, RedactSecrets(settings.secret_values()))
         app.state.service = SearchService(settings, chain, fetcher, cache)
         log.info("search proxy ready", extra={"providers": chain.names})
         try:

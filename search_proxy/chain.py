@@ -12,10 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from search_proxy.errors import AllProvidersFailed, NoProviderConfigured, ProviderError
+from search_proxy.logs import RedactSecrets, public_text
 from search_proxy.models import ProviderHit, ProviderQuery
 from search_proxy.providers.base import SearchProvider
 
 log = logging.getLogger("search_proxy.chain")
+
+# Provider text (error bodies, engine notes) in a warning is cut to this many characters.
+PROVIDER_TEXT_CHARS = 300
 
 
 @dataclass
@@ -26,10 +30,15 @@ class ChainResult:
 
 
 class ProviderChain:
-    """Providers in the configured order; ``names`` is what ``/readyz`` reports."""
+    """Providers in the configured order; ``names`` is what ``/readyz`` reports.
 
-    def __init__(self, providers: Sequence[SearchProvider]) -> None:
+    Whatever a provider wrote (an error body may echo the key it was sent) goes into warnings only
+    after ``redact`` scrubbed it, built from the configured secrets, and cut to a readable length.
+    """
+
+    def __init__(self, providers: Sequence[SearchProvider], redact: RedactSecrets | None = None) -> None:
         self._providers = list(providers)
+        self._redact = redact or RedactSecrets()
 
     @property
     def names(self) -> list[str]:
@@ -47,10 +56,10 @@ class ProviderChain:
                 answer = await provider.search(query)
             except ProviderError as exc:
                 errors += 1
-                warnings.append(f"{provider.name} failed ({exc.code}): {_reason(exc)}")
+                warnings.append(f"{provider.name} failed ({exc.code}): {self._public(_reason(exc))}")
                 log.warning("provider failed", extra={"provider": provider.name, "error": exc.code})
                 continue
-            warnings += answer.notes
+            warnings += [self._public(note) for note in answer.notes]
             took_ms = round((time.monotonic() - started) * 1000)
             if answer.hits:
                 log.info(
@@ -61,6 +70,9 @@ class ProviderChain:
         if errors == len(self._providers):
             raise AllProvidersFailed("every search provider failed", warnings)
         return ChainResult(provider=None, hits=[], warnings=warnings)
+
+    def _public(self, text: str) -> str:
+        return public_text(text, self._redact, PROVIDER_TEXT_CHARS)
 
 
 def _reason(exc: ProviderError) -> str:

@@ -34,6 +34,8 @@ from search_proxy.settings import HttpSettings
 log = logging.getLogger("search_proxy.upstream")
 
 ErrorMapper = Callable[[httpx.Response], ProviderError]
+# Raw provider text kept in an error (the chain scrubs and shortens it again for responses).
+PROVIDER_TEXT_RAW = 2000
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -73,6 +75,16 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def body_excerpt(response: httpx.Response) -> str:
+    """The start of a non-JSON error body, for the error message."""
+    return response.text[:PROVIDER_TEXT_RAW].strip()
+
+
+def excerpt(value: object) -> str:
+    """A provider-supplied message (from a JSON body), bounded before it goes into an error."""
+    return str(value)[:PROVIDER_TEXT_RAW]
 
 
 def json_body(provider: str, response: httpx.Response) -> Any:

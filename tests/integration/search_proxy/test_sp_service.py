@@ -228,6 +228,19 @@ def test_all_providers_failing_is_502(proxy: str, providers: Any) -> None:
     assert error["code"] == "all_providers_failed" and len(error["warnings"]) == 2
 
 
+def test_provider_error_text_is_scrubbed_and_shortened_before_it_reaches_the_caller(proxy: str, providers: Any) -> None:
+    echo = f"Invalid API KEY: Authorization: Bearer {BOCHA_KEY}; you sent {BOCHA_KEY} and {PROXY_KEY}. "
+    providers.script("searxng", *[Reply(500, echo * 50, content_type="text/plain")] * 3)
+    providers.script("bocha", Reply(401, {"code": "401", "message": echo + "x" * 5000}))
+    reply = httpx.get(f"{proxy}/search", params={"q": "python"}, headers=AUTH)
+    assert reply.status_code == 502
+    warnings = reply.json()["error"]["warnings"]
+    assert [w.split(" ")[0] for w in warnings] == ["searxng", "bocha"]
+    assert BOCHA_KEY not in reply.text and PROXY_KEY not in reply.text and "sk-bocha" not in reply.text
+    assert "Bearer [redacted]; you sent [redacted] and [redacted]" in warnings[1]
+    assert all(len(w) < 400 and w.endswith("…") for w in warnings)
+
+
 def test_readyz_lists_configured_providers(proxy: str, serve: Serve) -> None:
     ready = httpx.get(f"{proxy}/readyz")
     assert ready.status_code == 200
