@@ -6,6 +6,7 @@
     ├── InvalidQuery                a request the service will not run                (HTTP 422)
     ├── NoProviderConfigured        the fallback chain is empty                       (HTTP 503)
     ├── AllProvidersFailed          every provider in the chain errored               (HTTP 502)
+    │   └── DeadlineExceeded        the request's deadline ran out before any answer  (HTTP 504)
     ├── ProviderError               one provider failed; the chain tries the next
     │   ├── ProviderTimeout         connect/read timeout or the provider's time budget ran out
     │   ├── ProviderRateLimited     429 upstream or the local rate limit would wait too long
@@ -57,6 +58,13 @@ class AllProvidersFailed(SearchProxyError):
     def __init__(self, message: str, warnings: list[str]) -> None:
         super().__init__(message)
         self.warnings = warnings
+
+
+class DeadlineExceeded(AllProvidersFailed):
+    """No provider answered before the request's deadline; ``warnings`` names those not tried."""
+
+    code = "deadline_exceeded"
+    status_code = 504
 
 
 class ProviderError(SearchProxyError):

@@ -70,7 +70,8 @@ class SearchRequest(BaseModel):
     lang: Annotated[str | None, AfterValidator(_check_lang)] = None
     freshness: Freshness | None = None
     fetch: FetchPages = False
-    # The caller's own deadline: page fetching is cut short so the reply arrives before it.
+    # The caller's own deadline for the whole request: providers, their retries and page fetching
+    # stop in time for the reply to arrive before it (server.default_deadline_s when absent).
     deadline_s: float | None = Field(default=None, gt=0, le=120)
 
     def pages_to_fetch(self, default_pages: int, max_pages: int) -> int:
@@ -115,12 +116,17 @@ class ErrorResponse(BaseModel):
 
 @dataclass(frozen=True)
 class ProviderQuery:
-    """What the chain asks each provider; adapters map it onto their own parameters."""
+    """What the chain asks each provider; adapters map it onto their own parameters.
+
+    ``deadline`` is the ``time.monotonic()`` by which the answer is needed; adapters hand it to
+    ``Upstream.request`` so no retry is started that could not finish before it.
+    """
 
     q: str
     k: int
     lang: str | None = None
     freshness: Freshness | None = None
+    deadline: float | None = None
 
 
 @dataclass

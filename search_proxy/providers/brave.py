@@ -162,7 +162,9 @@ class BraveProvider:
             "X-Subscription-Token": self._settings.api_key.get_secret_value(),
             "Accept": "application/json",
         }
-        response = await self._upstream.request("GET", self._url, params=params, headers=headers, error_mapper=_error)
+        response = await self._upstream.request(
+            "GET", self._url, params=params, headers=headers, error_mapper=_error, deadline=query.deadline
+        )
         try:
             data = _Response.model_validate(json_body(self.name, response))
         except ValidationError as exc:

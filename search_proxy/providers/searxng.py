@@ -81,7 +81,9 @@ class SearxngProvider:
             params["language"] = query.lang
         if query.freshness:
             params["time_range"] = query.freshness
-        response = await self._upstream.request("GET", self._url, params=params, error_mapper=_error)
+        response = await self._upstream.request(
+            "GET", self._url, params=params, error_mapper=_error, deadline=query.deadline
+        )
         try:
             data = _Response.model_validate(json_body(self.name, response))
         except ValidationError as exc:

@@ -83,7 +83,9 @@ class TavilyProvider:
         if query.freshness:
             body["time_range"] = query.freshness
         headers = {"Authorization": f"Bearer {self._settings.api_key.get_secret_value()}"}
-        response = await self._upstream.request("POST", self._url, json=body, headers=headers, error_mapper=_error)
+        response = await self._upstream.request(
+            "POST", self._url, json=body, headers=headers, error_mapper=_error, deadline=query.deadline
+        )
         try:
             data = _Response.model_validate(json_body(self.name, response))
         except ValidationError as exc:

@@ -75,13 +75,13 @@ async def test_provider_failure_is_web_search_error(proxy_url: str, providers: A
             await client.search("python", k=3, lang=None, fetch=0, deadline_s=5.0)
 
 
-async def test_deadline_is_enforced(proxy_url: str, providers: Any) -> None:
+async def test_the_proxy_answers_within_the_forwarded_deadline(proxy_url: str, providers: Any) -> None:
     providers.script("searxng", Reply(body=searxng_ok(), delay=2.0))
     started = time.monotonic()
     async with SearchProxyClient(proxy_url, KEY) as client:
-        with pytest.raises(WebSearchError, match="did not answer within 0.5s"):
+        with pytest.raises(WebSearchError, match="HTTP 504: deadline_exceeded: no search provider answered"):
             await client.search("python", k=3, lang=None, fetch=0, deadline_s=0.5)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 0.5  # the proxy kept a margin for its reply
 
 
 async def test_unreachable_proxy_is_web_search_error() -> None:

@@ -47,7 +47,7 @@ def serve(providers_url: str, fast_http: HttpSettings) -> Iterator[Serve]:
     with ExitStack() as stack:
 
         def start(**overrides: Any) -> str:
-            app = create_app(proxy_settings(providers_url, fast_http, **overrides))
+            app = create_app(proxy_settings(providers_url, overrides.pop("http", fast_http), **overrides))
             return stack.enter_context(ServerThread(app)).base_url
 
         yield start
@@ -201,6 +201,72 @@ def test_callers_deadline_shortens_page_fetching(proxy: str, providers: Any, pag
     # The slow page takes 3 s; the proxy keeps 0.25 s back, so the reply lands near the 1 s deadline.
     assert time.monotonic() - started < 1.5
     assert reply.status_code == 200 and reply.json()["results"][2]["content"] is None
+
+
+def stalling_http(fast_http: HttpSettings) -> HttpSettings:
+    """Provider timeouts far longer than the deadlines below, as in production."""
+    return fast_http.model_copy(update={"read_timeout_s": 8.0, "provider_budget_s": 12.0})
+
+
+def test_stalled_provider_is_abandoned_at_the_callers_deadline(
+    serve: Serve, providers: Any, fast_http: HttpSettings
+) -> None:
+    url = serve(http=stalling_http(fast_http))
+    providers.script("searxng", Reply(body=searxng_ok(), delay=4.0))
+    started = time.monotonic()
+    reply = httpx.post(f"{url}/search", json={"q": "python", "deadline_s": 1.0}, headers=AUTH, timeout=10)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.3, elapsed
+    assert reply.status_code == 504
+    error = reply.json()["error"]
+    assert error["code"] == "deadline_exceeded"
+    assert error["warnings"] == [
+        "searxng gave no answer in the 0.75 s left before the deadline",
+        "not tried because the request's deadline was reached: bocha",
+    ]
+    assert providers.calls("bocha") == []
+
+
+def test_without_a_deadline_the_configured_budget_bounds_four_stalled_providers(
+    serve: Serve, providers: Any, providers_url: str, fast_http: HttpSettings
+) -> None:
+    fast = {"rate_per_s": 1000, "burst": 1000}
+    names = ["searxng", "bocha", "brave", "tavily"]
+    url = serve(
+        server={"api_key": PROXY_KEY, "default_deadline_s": 1.5},
+        http=stalling_http(fast_http),
+        providers={
+            "order": names,
+            "searxng": {"base_url": f"{providers_url}/searxng", **fast},
+            "bocha": {"base_url": f"{providers_url}/bocha", "api_key": BOCHA_KEY, **fast},
+            "brave": {"base_url": f"{providers_url}/brave", "api_key": "BSA-test-key", **fast},
+            "tavily": {"base_url": f"{providers_url}/tavily", "api_key": "tvly-test-key", **fast},
+        },
+    )
+    for name in names:
+        providers.script(name, Reply(body={}, delay=4.0))
+    started = time.monotonic()
+    reply = httpx.get(f"{url}/search", params={"q": "python"}, headers=AUTH, timeout=10)
+    assert time.monotonic() - started < 1.8
+    assert reply.status_code == 504
+    assert reply.json()["error"]["warnings"] == [
+        "searxng gave no answer in the 1.2 s left before the deadline",
+        "not tried because the request's deadline was reached: bocha, brave, tavily",
+    ]
+
+
+def test_a_retry_that_cannot_finish_in_time_is_not_waited_for(
+    serve: Serve, providers: Any, fast_http: HttpSettings
+) -> None:
+    url = serve(http=stalling_http(fast_http))
+    providers.script("searxng", Reply(429, {"error": "slow down"}, headers={"Retry-After": "3"}))
+    started = time.monotonic()
+    reply = httpx.post(f"{url}/search", json={"q": "python", "deadline_s": 2.0}, headers=AUTH, timeout=10)
+    assert time.monotonic() - started < 1.0  # the 3 s Retry-After would end past the deadline
+    body = reply.json()
+    assert reply.status_code == 200 and body["provider"] == "bocha"
+    assert body["warnings"][0] == "searxng failed (provider_rate_limited): HTTP 429: slow down"
+    assert len(providers.calls("searxng")) == 1
 
 
 def test_fetch_refuses_loopback_without_allowlist(serve: Serve, providers: Any, pages: Any, pages_url: str) -> None:
