@@ -4,6 +4,7 @@
     ├── ConfigError                 settings that cannot work (e.g. plain http to a keyed provider)
     ├── Unauthorized                missing or wrong shared-secret header            (HTTP 401)
     ├── InvalidQuery                a request the service will not run                (HTTP 422)
+    ├── UnsupportedMediaType        a POST body that is not JSON                      (HTTP 415)
     ├── NoProviderConfigured        the fallback chain is empty                       (HTTP 503)
     ├── AllProvidersFailed          every provider in the chain errored               (HTTP 502)
     │   └── DeadlineExceeded        the request's deadline ran out before any answer  (HTTP 504)
@@ -19,7 +20,8 @@
         └── UnsupportedContent      a content type the extractor does not handle
 
 Provider and fetch errors never reach callers as HTTP errors on their own: the chain and the
-fetcher turn them into ``warnings`` and only the top-level errors map to statuses in ``app.py``.
+fetcher turn them into ``warnings`` and only the top-level errors map to statuses
+(``http_errors.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ class Unauthorized(SearchProxyError):
 class InvalidQuery(SearchProxyError):
     code = "invalid_request"
     status_code = 422
+
+
+class UnsupportedMediaType(SearchProxyError):
+    code = "unsupported_media_type"
+    status_code = 415
 
 
 class NoProviderConfigured(SearchProxyError):

@@ -105,13 +105,28 @@ class SearchResponse(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    code: str
     message: str
+    # OpenAI's convention: authentication_error, permission_error, rate_limit_error,
+    # invalid_request_error (other 4xx), server_error (5xx).
+    type: str
+    code: str
     warnings: list[str] = Field(default_factory=list)
 
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyResponse(BaseModel):
+    """``/readyz``: 200 with ``ready``, or 503 with ``no_provider`` (a readiness report, not an error)."""
+
+    status: Literal["ready", "no_provider"]
+    providers: list[str]
+    order: list[str]
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,12 @@ def test_shared_secret_is_required(proxy: str, providers: Any) -> None:
     for headers in ({}, {"X-Search-Proxy-Key": "wrong"}, {"X-Search-Proxy-Key": PROXY_KEY + "x"}):
         reply = httpx.get(f"{proxy}/search", params={"q": "python"}, headers=headers)
         assert reply.status_code == 401
-        assert reply.json()["error"]["code"] == "unauthorized"
+        assert reply.json()["error"] == {
+            "message": "The X-Search-Proxy-Key header is missing or wrong.",
+            "type": "authentication_error",
+            "code": "unauthorized",
+            "warnings": [],
+        }
     # Unauthenticated requests are rejected before validation or any provider call.
     assert httpx.get(f"{proxy}/search", params={"k": "0"}).status_code == 401
     assert providers.seen == []
@@ -152,7 +157,6 @@ def test_invalid_get_parameters_are_422_with_clear_message(
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b'{"q": "python", "k": ', "body: invalid JSON at position 21"),
         (b'["python"]', "body: Input should be a valid dictionary or object to extract fields from"),
         (b'{"q": "python", "k": 99}', "k: Input should be less than or equal to 20"),
         (b"", "body: a JSON object is required"),
@@ -161,7 +165,82 @@ def test_invalid_get_parameters_are_422_with_clear_message(
 def test_invalid_post_bodies_are_422(proxy: str, content: bytes, expected: str) -> None:
     reply = httpx.post(f"{proxy}/search", content=content, headers={**AUTH, "content-type": "application/json"})
     assert reply.status_code == 422
-    assert reply.json()["error"]["message"] == expected
+    assert reply.json()["error"] == {
+        "message": expected,
+        "type": "invalid_request_error",
+        "code": "invalid_request",
+        "warnings": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "expected"),
+    [
+        (
+            b'{"q": "python", "k": ',
+            "invalid_json",
+            "The request body is not valid JSON (Expecting value at character 21).",
+        ),
+        (
+            b'{"q": "caf\xe9"}',
+            "invalid_body",
+            "The request body is not valid UTF-8 (byte 0xe9 at position 10); send UTF-8 JSON.",
+        ),
+    ],
+)
+def test_unreadable_post_bodies_are_400_and_say_why(proxy: str, content: bytes, code: str, expected: str) -> None:
+    reply = httpx.post(f"{proxy}/search", content=content, headers={**AUTH, "content-type": "application/json"})
+    assert reply.status_code == 400
+    assert reply.json() == {
+        "error": {"message": expected, "type": "invalid_request_error", "code": code, "warnings": []}
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "got"),
+    [
+        ({"content": b'{"q": "python"}', "headers": {"content-type": "text/plain"}}, "text/plain"),
+        ({"data": {"q": "python"}}, "application/x-www-form-urlencoded"),
+        ({"content": b'{"q": "python"}'}, "no Content-Type"),
+    ],
+)
+def test_a_post_that_is_not_json_is_415(proxy: str, providers: Any, kwargs: dict[str, Any], got: str) -> None:
+    headers = {**AUTH, **kwargs.pop("headers", {})}
+    reply = httpx.post(f"{proxy}/search", headers=headers, **kwargs)
+    assert reply.status_code == 415
+    error = reply.json()["error"]
+    assert error["code"] == "unsupported_media_type" and error["type"] == "invalid_request_error"
+    assert error["message"] == f"POST /search takes a JSON body (Content-Type: application/json), not {got}."
+    assert providers.seen == []
+
+
+def test_unknown_routes_and_methods_have_the_error_shape(proxy: str) -> None:
+    missing = httpx.get(f"{proxy}/v1/search", headers=AUTH)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    assert missing.json()["error"]["message"].startswith("There is no route /v1/search. The routes are: GET /search,")
+    wrong = httpx.delete(f"{proxy}/search", headers=AUTH)
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, POST"
+    assert wrong.json()["error"] == {
+        "message": "DELETE is not allowed on /search; use GET, POST.",
+        "type": "invalid_request_error",
+        "code": "method_not_allowed",
+        "warnings": [],
+    }
+
+
+def test_documented_statuses_match_the_routes(proxy: str) -> None:
+    spec = httpx.get(f"{proxy}/openapi.json").json()
+    documented = {path: {m: sorted(op["responses"]) for m, op in ops.items()} for path, ops in spec["paths"].items()}
+    assert documented == {
+        "/search": {
+            "get": ["200", "401", "422", "502", "503", "504"],
+            "post": ["200", "400", "401", "415", "422", "502", "503", "504"],
+        },
+        "/healthz": {"get": ["200"]},
+        "/readyz": {"get": ["200", "503"]},
+    }
+    assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-Search-Proxy-Key"
 
 
 def test_fetch_adds_page_text_for_top_n(proxy: str, providers: Any, pages: Any, pages_url: str) -> None:
