@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from search_proxy.errors import AllProvidersFailed, SearchProxyError
-from search_proxy.models import ErrorBody, ErrorResponse
+from search_proxy.models import FIELD_RULES, ErrorBody, ErrorResponse
 
 log = logging.getLogger("search_proxy.app")
 
@@ -47,7 +47,15 @@ def describe_validation_error(err: dict[str, Any]) -> str:
     message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
     if not parts and err.get("type") == "missing":
         message = "a JSON object is required"
+    field = parts[0] if parts else ""
+    if field in FIELD_RULES and err.get("type") not in ("missing", "extra_forbidden"):
+        return f"{field}: {FIELD_RULES[field]}"  # also names a union's field once, not per member
     return f"{'.'.join(parts) or where}: {message}"
+
+
+def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
+    problems = dict.fromkeys(describe_validation_error(err) for err in errors)
+    return "; ".join(problems) or "invalid request"
 
 
 def _invalid_json(err: dict[str, Any]) -> str:
@@ -102,8 +110,7 @@ def install_error_handlers(app: FastAPI) -> None:
         broken = [err for err in errors if err.get("type") == "json_invalid"]
         if broken:
             return error_response(400, "invalid_json", _invalid_json(broken[0]))
-        problems = [describe_validation_error(err) for err in errors]
-        return error_response(422, "invalid_request", "; ".join(problems) or "invalid request")
+        return error_response(422, "invalid_request", describe_validation_errors(errors))
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)

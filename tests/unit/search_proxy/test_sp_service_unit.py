@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import pytest
@@ -96,13 +97,13 @@ async def test_callers_deadline_is_passed_down_minus_a_margin() -> None:
     assert budget is not None and 1.5 < budget <= 1.75
 
 
-async def test_a_deadline_too_short_for_any_provider_names_them_all() -> None:
-    fetcher = FakeFetcher()
-    svc, provider = service(URLS, fetcher)
+async def test_a_deadline_already_past_names_every_provider_untried() -> None:
+    provider = OneProvider(URLS)
+    chain = ProviderChain([provider])  # type: ignore[list-item]
     with pytest.raises(DeadlineExceeded) as caught:
-        await svc.search(SearchRequest(q="x", fetch=1, deadline_s=0.1))
+        await chain.search(ProviderQuery(q="x", k=3, deadline=time.monotonic() - 1))
     assert caught.value.warnings == ["not tried because the request's deadline was reached: fake"]
-    assert provider.calls == 0 and fetcher.requests == []
+    assert provider.calls == 0
 
 
 async def test_fetch_beyond_max_pages_is_limited_with_warning() -> None:
