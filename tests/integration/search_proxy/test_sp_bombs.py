@@ -31,7 +31,7 @@ async def test_bomb_is_read_only_up_to_the_decompressed_limit(
     assert page.truncated and len(page.body) == LIMIT and page.body.startswith(BOMB_HEAD)
     # Decoding a whole network chunk at once would allocate tens of MB here (128 MiB for zstd);
     # bounded decoding holds the limit, one decoder step and the joined body.
-    assert peak < 6 * LIMIT, f"peak {peak:,} bytes"
+    assert peak < 8 * LIMIT, f"peak {peak:,} bytes"
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
