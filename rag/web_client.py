@@ -106,9 +106,11 @@ class SearchProxyClient:
                     f"{self._base_url}/search", json=body, headers=headers, timeout=httpx.Timeout(budget)
                 )
         except (TimeoutError, httpx.TimeoutException) as exc:
-            raise WebSearchError(f"search proxy did not answer within {budget:g}s") from exc
-        except httpx.HTTPError as exc:
+            raise WebSearchError(f"search proxy did not answer within {_seconds(budget)}") from exc
+        except httpx.ConnectError as exc:
             raise WebSearchError(f"search proxy unreachable: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            raise WebSearchError(f"search proxy connection failed: {type(exc).__name__}") from exc
         if response.status_code != 200:
             raise WebSearchError(f"search proxy returned HTTP {response.status_code}: {_error_message(response)}")
         try:
@@ -117,9 +119,17 @@ class SearchProxyClient:
             raise WebSearchError("search proxy returned a malformed response") from exc
 
 
+def _seconds(value: float) -> str:
+    """ "2.7 s", not "2.74271s" (the proxy has the same rule; the two packages do not import each other)."""
+    return (f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")) + " s"
+
+
 def _error_message(response: httpx.Response) -> str:
+    """``code: message`` from the proxy's error shape; the start of the body for anything else."""
     try:
-        error = response.json().get("error", {})
-        return f"{error.get('code', 'error')}: {error.get('message', '')}".strip()
+        error = response.json().get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return f"{error.get('code', 'error')}: {error['message']}"
     except (ValueError, AttributeError):
-        return response.text[:200].strip() or response.reason_phrase
+        pass
+    return " ".join(response.text[:200].split()) or response.reason_phrase

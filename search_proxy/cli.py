@@ -30,6 +30,9 @@ def serve(
         port=port or settings.server.port,
         log_config=None,  # uvicorn's records go through our redacting JSON handler
         log_level=settings.server.log_level,
+        # One access line per request is ours (route template, status, duration); uvicorn's would
+        # add a second one carrying the full query string, i.e. the user's question.
+        access_log=False,
         proxy_headers=False,
     )
 

@@ -4,8 +4,10 @@
     ├── ConfigError                 settings that cannot work (e.g. plain http to a keyed provider)
     ├── Unauthorized                missing or wrong shared-secret header            (HTTP 401)
     ├── InvalidQuery                a request the service will not run                (HTTP 422)
+    ├── UnsupportedMediaType        a POST body that is not JSON                      (HTTP 415)
     ├── NoProviderConfigured        the fallback chain is empty                       (HTTP 503)
     ├── AllProvidersFailed          every provider in the chain errored               (HTTP 502)
+    │   └── DeadlineExceeded        the request's deadline ran out before any answer  (HTTP 504)
     ├── ProviderError               one provider failed; the chain tries the next
     │   ├── ProviderTimeout         connect/read timeout or the provider's time budget ran out
     │   ├── ProviderRateLimited     429 upstream or the local rate limit would wait too long
@@ -18,7 +20,8 @@
         └── UnsupportedContent      a content type the extractor does not handle
 
 Provider and fetch errors never reach callers as HTTP errors on their own: the chain and the
-fetcher turn them into ``warnings`` and only the top-level errors map to statuses in ``app.py``.
+fetcher turn them into ``warnings`` and only the top-level errors map to statuses
+(``http_errors.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,11 @@ class InvalidQuery(SearchProxyError):
     status_code = 422
 
 
+class UnsupportedMediaType(SearchProxyError):
+    code = "unsupported_media_type"
+    status_code = 415
+
+
 class NoProviderConfigured(SearchProxyError):
     code = "no_provider_configured"
     status_code = 503
@@ -57,6 +65,13 @@ class AllProvidersFailed(SearchProxyError):
     def __init__(self, message: str, warnings: list[str]) -> None:
         super().__init__(message)
         self.warnings = warnings
+
+
+class DeadlineExceeded(AllProvidersFailed):
+    """No provider answered before the request's deadline; ``warnings`` names those not tried."""
+
+    code = "deadline_exceeded"
+    status_code = 504
 
 
 class ProviderError(SearchProxyError):

@@ -1,7 +1,9 @@
 """Structured (JSON-lines) logging that cannot print API keys.
 
 Keys are never passed to log calls, and as a second line of defence a filter scrubs every
-configured secret and any bearer token from each record before it is formatted.
+configured secret and any bearer token from each record before it is formatted. The same
+scrubbing (``RedactSecrets.scrub``, ``public_text``) cleans provider error text before it
+reaches a response.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "color_message",
 }
 REDACTED = "[redacted]"
+_MIN_SECRET = 4  # shorter "secrets" would scrub ordinary words
 
 
 class RedactSecrets(logging.Filter):
@@ -31,15 +34,24 @@ class RedactSecrets(logging.Filter):
     def __init__(self, secrets: Iterable[str] = (), patterns: Iterable[re.Pattern[str]] = ()) -> None:
         super().__init__()
         # Longest first so a key that contains another is scrubbed whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._secrets = sorted({s for s in secrets if len(s) >= _MIN_SECRET}, key=len, reverse=True)
         self._patterns = list(patterns)  # shapes of secrets not known in advance (issued API keys)
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, REDACTED)
+        text = self._cut_off_secret(text)
         for pattern in self._patterns:
             text = pattern.sub(REDACTED, text)
         return _BEARER.sub(rf"\g<1>{REDACTED}", text)
+
+    def _cut_off_secret(self, text: str) -> str:
+        """A secret cut off by an earlier truncation ends the text with its first characters."""
+        for secret in self._secrets:
+            for size in range(min(len(secret) - 1, len(text)), _MIN_SECRET - 1, -1):
+                if text.endswith(secret[:size]):
+                    return text[:-size] + REDACTED
+        return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.scrub(record.getMessage())
@@ -48,6 +60,12 @@ class RedactSecrets(logging.Filter):
             if key not in _STANDARD and isinstance(value, str):
                 setattr(record, key, self.scrub(value))
         return True
+
+
+def public_text(text: str, redact: RedactSecrets, limit: int) -> str:
+    """Text from outside (a provider's error body) fit for a response: scrubbed, then cut to ``limit``."""
+    cleaned = " ".join(redact.scrub(text).split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1].rstrip() + "…"
 
 
 class JsonFormatter(logging.Formatter):

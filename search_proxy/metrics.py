@@ -28,7 +28,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from search_proxy.errors import ProviderError
-from search_proxy.fetch.fetcher import PageFetcher
+from search_proxy.fetch.fetcher import PageFetcher, PageText
 from search_proxy.models import ProviderAnswer, ProviderQuery
 from search_proxy.providers.base import SearchProvider
 
@@ -109,13 +109,13 @@ class TimedPageFetcher(PageFetcher):
         super().__init__(*args, **kwargs)
         self._metrics = metrics
 
-    async def fetch_text(self, url: str) -> str:
+    async def fetch_text(self, url: str) -> PageText:
         began = time.perf_counter()
         outcome = "error"
         try:
-            text = await super().fetch_text(url)
-            outcome = "ok"
-            return text
+            page = await super().fetch_text(url)
+            outcome = "truncated" if page.truncated else "ok"
+            return page
         except BaseException as exc:
             outcome = "timeout_or_cancelled" if isinstance(exc, TimeoutError | asyncio.CancelledError) else "error"
             raise

@@ -15,7 +15,20 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 MAX_K = 20
 MAX_QUERY_CHARS = 400  # Tavily rejects longer queries and Brave's older limit is the same
-_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$")
+# The validation rules are also in the JSON schema (patterns, bounds), so the OpenAPI document
+# says exactly what is accepted: a query needs one character str.split() does not count as space.
+QUERY_PATTERN = r"[^\s\x1c-\x1f]"
+LANG_PATTERN = r"^$|^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,2}$"
+_LANG = re.compile(LANG_PATTERN)
+# Less than this cannot hold even one provider call plus the reply margin.
+MIN_DEADLINE_S = 0.5
+# What to tell a caller whose value broke a pattern or matched no member of a union, where
+# pydantic's own text would quote a regular expression or every member's complaint.
+FIELD_RULES = {
+    "q": "must contain something other than spaces",
+    "lang": "must be a language tag such as 'en' or 'zh-CN'",
+    "fetch": f"must be true, false or a number of pages from 0 to {MAX_K}",
+}
 _TRUE = {"true", "yes", "on"}
 _FALSE = {"false", "no", "off", ""}
 
@@ -32,20 +45,14 @@ def _parse_fetch(value: Any) -> Any:
             return False
         if text.isdigit():
             return int(text)
-        raise ValueError("fetch must be true, false or a number of pages")
-    return value
-
-
-def _check_fetch(value: bool | int) -> bool | int:
-    if not isinstance(value, bool) and not 0 <= value <= MAX_K:
-        raise ValueError(f"fetch must be between 0 and {MAX_K} pages")
+        raise ValueError(FIELD_RULES["fetch"])
     return value
 
 
 def _normalise_query(value: str) -> str:
     text = " ".join(value.split())
     if not text:
-        raise ValueError("q must not be empty")
+        raise ValueError(FIELD_RULES["q"])
     return text
 
 
@@ -53,11 +60,11 @@ def _check_lang(value: str | None) -> str | None:
     if value is None or value == "":
         return None
     if not _LANG.match(value):
-        raise ValueError("lang must be a language tag such as 'en' or 'zh-CN'")
+        raise ValueError(FIELD_RULES["lang"])
     return value
 
 
-FetchPages = Annotated[bool | int, BeforeValidator(_parse_fetch), AfterValidator(_check_fetch)]
+FetchPages = Annotated[bool | Annotated[int, Field(ge=0, le=MAX_K)], BeforeValidator(_parse_fetch)]
 
 
 class SearchRequest(BaseModel):
@@ -65,13 +72,16 @@ class SearchRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    q: Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS), AfterValidator(_normalise_query)]
+    q: Annotated[
+        str, Field(min_length=1, max_length=MAX_QUERY_CHARS, pattern=QUERY_PATTERN), AfterValidator(_normalise_query)
+    ]
     k: int = Field(default=10, ge=1, le=MAX_K)
-    lang: Annotated[str | None, AfterValidator(_check_lang)] = None
+    lang: Annotated[str | None, Field(pattern=LANG_PATTERN), AfterValidator(_check_lang)] = None
     freshness: Freshness | None = None
     fetch: FetchPages = False
-    # The caller's own deadline: page fetching is cut short so the reply arrives before it.
-    deadline_s: float | None = Field(default=None, gt=0, le=120)
+    # The caller's own deadline for the whole request: providers, their retries and page fetching
+    # stop in time for the reply to arrive before it (server.default_deadline_s when absent).
+    deadline_s: float | None = Field(default=None, ge=MIN_DEADLINE_S, le=120)
 
     def pages_to_fetch(self, default_pages: int, max_pages: int) -> int:
         if self.fetch is True:
@@ -104,8 +114,11 @@ class SearchResponse(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    code: str
     message: str
+    # OpenAI's convention: authentication_error, permission_error, rate_limit_error,
+    # invalid_request_error (other 4xx), server_error (5xx).
+    type: str
+    code: str
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -113,14 +126,31 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+
+
+class ReadyResponse(BaseModel):
+    """``/readyz``: 200 with ``ready``, or 503 with ``no_provider`` (a readiness report, not an error)."""
+
+    status: Literal["ready", "no_provider"]
+    providers: list[str]
+    order: list[str]
+
+
 @dataclass(frozen=True)
 class ProviderQuery:
-    """What the chain asks each provider; adapters map it onto their own parameters."""
+    """What the chain asks each provider; adapters map it onto their own parameters.
+
+    ``deadline`` is the ``time.monotonic()`` by which the answer is needed; adapters hand it to
+    ``Upstream.request`` so no retry is started that could not finish before it.
+    """
 
     q: str
     k: int
     lang: str | None = None
     freshness: Freshness | None = None
+    deadline: float | None = None
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""The search use case: cache → provider chain → ranking → optional page fetch."""
+"""The search use case: cache → provider chain → ranking → optional page fetch, within one deadline.
+
+The deadline is the caller's ``deadline_s`` (or ``server.default_deadline_s``) less a margin for
+sending the reply; the provider chain and then page fetching share it.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from search_proxy.fetch.fetcher import PageFetcher
 from search_proxy.models import ProviderHit, ProviderQuery, SearchRequest, SearchResponse, SearchResult
 from search_proxy.settings import Settings
 
-# Time kept back from the caller's deadline for serialising and sending the reply.
+# Time kept back from the request's deadline for serialising and sending the reply.
 REPLY_MARGIN_S = 0.25
 
 
@@ -56,8 +60,10 @@ class SearchService:
             if hit is not None:
                 return hit.model_copy(update={"cached": True, "took_ms": _ms_since(started)})
 
+        budget = request.deadline_s if request.deadline_s is not None else self._settings.server.default_deadline_s
+        deadline = started + budget - REPLY_MARGIN_S
         found = await self.chain.search(
-            ProviderQuery(q=request.q, k=request.k, lang=request.lang, freshness=request.freshness)
+            ProviderQuery(q=request.q, k=request.k, lang=request.lang, freshness=request.freshness, deadline=deadline)
         )
         warnings = list(found.warnings)
         results = [
@@ -73,8 +79,8 @@ class SearchService:
         ]
         if not isinstance(request.fetch, bool) and request.fetch > fetch.max_pages:
             warnings.append(f"fetch limited to {fetch.max_pages} pages")
-        fetch_warnings = await self._fetch_pages(results[:pages], request.deadline_s, started)
-        warnings += fetch_warnings
+        fetch_warnings, fetch_notes = await self._fetch_pages(results[:pages], deadline)
+        warnings += fetch_warnings + fetch_notes
         response = SearchResponse(
             query=request.q,
             provider=found.provider,
@@ -83,23 +89,23 @@ class SearchService:
             took_ms=_ms_since(started),
             warnings=warnings,
         )
-        # Incomplete fetches are not cached, so the next identical query gets another chance.
+        # Failed fetches are not cached, so the next identical query gets another chance; a page
+        # truncated at the byte limit would be truncated again, so that alone does not prevent caching.
         if self._cache is not None and results and not fetch_warnings:
             self._cache.put(key, response)
         return response
 
-    async def _fetch_pages(self, targets: list[SearchResult], deadline_s: float | None, started: float) -> list[str]:
+    async def _fetch_pages(self, targets: list[SearchResult], deadline: float) -> tuple[list[str], list[str]]:
+        """Page text into ``targets``; returns (warnings about failed pages, notes about truncated ones)."""
         if not targets:
-            return []
-        budget = None
-        if deadline_s is not None:
-            budget = deadline_s - (time.monotonic() - started) - REPLY_MARGIN_S
-            if budget <= 0:
-                return ["pages not fetched: the caller's deadline left no time"]
+            return [], []
+        budget = deadline - time.monotonic()
+        if budget <= 0:
+            return ["pages not fetched: the request's deadline left no time"], []
         outcome = await self._fetcher.fetch_many([result.url for result in targets], deadline_s=budget)
         for index, text in outcome.contents.items():
             targets[index].content = text
-        return outcome.warnings
+        return outcome.warnings, outcome.notes
 
 
 def _ms_since(started: float) -> int:

@@ -64,12 +64,14 @@ def _check_base_url(url: str, *, allow_http: bool) -> str:
 
 
 class ServerSettings(BaseModel):
-    """Where the service listens and what callers must present."""
+    """Where the service listens, what callers must present, and how long one request may take."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8300, ge=1, le=65535)
     # Callers send it in X-Search-Proxy-Key; None disables the check (loopback-only deployments).
     api_key: SecretStr | None = None
+    # Whole-request budget (providers, retries and page fetching) when the caller sends no deadline_s.
+    default_deadline_s: float = Field(default=15.0, gt=0, le=120)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
 

@@ -28,12 +28,15 @@ from search_proxy.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
+from search_proxy.formatting import seconds
 from search_proxy.ratelimit import TokenBucket
 from search_proxy.settings import HttpSettings
 
 log = logging.getLogger("search_proxy.upstream")
 
 ErrorMapper = Callable[[httpx.Response], ProviderError]
+# Raw provider text kept in an error (the chain scrubs and shortens it again for responses).
+PROVIDER_TEXT_RAW = 2000
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -73,6 +76,16 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def body_excerpt(response: httpx.Response) -> str:
+    """The start of a non-JSON error body, for the error message."""
+    return response.text[:PROVIDER_TEXT_RAW].strip()
+
+
+def excerpt(value: object) -> str:
+    """A provider-supplied message (from a JSON body), bounded before it goes into an error."""
+    return str(value)[:PROVIDER_TEXT_RAW]
 
 
 def json_body(provider: str, response: httpx.Response) -> Any:
@@ -126,11 +139,17 @@ class Upstream:
         self._allow_http = allow_http
         self._sleep = sleep
 
-    async def request(self, method: str, url: str, *, error_mapper: ErrorMapper, **kwargs: Any) -> httpx.Response:
-        """Send with retries; return a 2xx response or raise a ``ProviderError``."""
+    async def request(
+        self, method: str, url: str, *, error_mapper: ErrorMapper, deadline: float | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        """Send with retries; return a 2xx response or raise a ``ProviderError``.
+
+        ``deadline`` (``time.monotonic()``) is the request's: no retry is waited for past it, so a
+        provider that asks for a long Retry-After fails at once and leaves the time to the next one.
+        """
         if not url.startswith("https://") and not (self._allow_http and url.startswith("http://")):
             raise ConfigError(f"{self.provider}: refusing non-https provider URL")
-        deadline = time.monotonic() + self._http.provider_budget_s
+        deadline = min(time.monotonic() + self._http.provider_budget_s, deadline or float("inf"))
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._http.retries + 1),
             retry=retry_if_exception(lambda exc: self._should_retry(exc, deadline)),
@@ -145,7 +164,7 @@ class Upstream:
                     with attempt:
                         return await self._attempt(method, url, error_mapper, **kwargs)
         except TimeoutError as exc:
-            raise ProviderTimeout(self.provider, f"no answer within {self._http.provider_budget_s:g}s") from exc
+            raise ProviderTimeout(self.provider, f"no answer within {seconds(self._http.provider_budget_s)}") from exc
         raise AssertionError("unreachable: tenacity either returns or re-raises")  # pragma: no cover
 
     async def _attempt(self, method: str, url: str, error_mapper: ErrorMapper, **kwargs: Any) -> httpx.Response:
@@ -179,11 +198,12 @@ class Upstream:
     def _should_retry(self, exc: BaseException, deadline: float) -> bool:
         if not isinstance(exc, ProviderError) or not exc.retryable:
             return False
+        wait = self._http.backoff_base_s * 0.5  # the shortest jittered backoff
         if isinstance(exc, ProviderRateLimited) and exc.retry_after is not None:
             if exc.retry_after > self._http.retry_after_cap_s:
                 return False
-            return time.monotonic() + exc.retry_after < deadline
-        return True
+            wait = exc.retry_after
+        return time.monotonic() + wait < deadline
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

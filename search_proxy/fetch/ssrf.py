@@ -1,7 +1,8 @@
 """SSRF guard for page fetching: URL rules, address rules, and a transport that pins checked IPs.
 
 Result URLs come from the open web, so a search result (or a redirect it issues) must never make
-the proxy talk to loopback, the private network or cloud metadata endpoints. The guard resolves
+the proxy talk to loopback, the private network, cloud metadata endpoints or any other address
+that is not globally reachable (``special_addresses`` holds the table). The guard resolves
 the host itself, refuses it if *any* address is off limits, and then connects to exactly the
 address it checked (the request URL is rewritten to the IP while the Host header and TLS SNI keep
 the original name), so there is no window for DNS rebinding between check and connect.
@@ -18,24 +19,34 @@ from typing import Protocol
 import httpx
 
 from search_proxy.errors import BlockedURL
+from search_proxy.fetch.special_addresses import table_problem
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 def address_problem(ip: IPAddress) -> str | None:
-    """Why ``ip`` must not be fetched from, or None when it is a public unicast address."""
+    """Why ``ip`` must not be fetched from, or None when it is a globally reachable unicast address.
+
+    The explicit table (``special_addresses``) decides first; ``ipaddress``' flags must agree too,
+    so an address refused by either is refused. IPv6 forms that carry an IPv4 address are judged
+    by that address as well.
+    """
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = _embedded_ipv4(ip)
         if embedded is not None:
-            kind, v4 = embedded
+            kind, v4, same_host = embedded
             inner = address_problem(v4)
-            return f"{kind} form of {v4}: {inner}" if inner else None
-        if ip in _NAT64_LOCAL:
-            return "local-use NAT64"
+            if inner:
+                return f"{kind} form of {v4}: {inner}"
+            if same_host:
+                # Translated to exactly that (allowed) IPv4 host; ipaddress would call the prefix reserved.
+                return None
+    problem = table_problem(ip)
+    if problem:
+        return problem
     checks = (
         ("unspecified", ip.is_unspecified),
         ("loopback", ip.is_loopback),
@@ -52,19 +63,25 @@ def address_problem(ip: IPAddress) -> str | None:
     return None
 
 
-def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
-    """IPv4 addresses hidden in IPv6 forms that may route to them (mapped, compatible, NAT64, 6to4, Teredo)."""
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address, bool] | None:
+    """An IPv4 address hidden in an IPv6 form, its kind, and whether connecting reaches exactly it.
+
+    Only the NAT64 well-known prefix (globally reachable in the registry) is judged by the IPv4
+    host inside alone. IPv4-mapped addresses never belong on the wire (a DNS answer carrying one is
+    bogus), and IPv4-compatible (deprecated), 6to4 and Teredo addresses go through relays: the table
+    refuses those forms even when the IPv4 inside is public.
+    """
     if ip.ipv4_mapped is not None:
-        return "IPv4-mapped", ip.ipv4_mapped
+        return "IPv4-mapped", ip.ipv4_mapped, False
     value = int(ip)
-    if value >> 32 == 0 and value > 1:  # ::a.b.c.d (deprecated IPv4-compatible); :: and ::1 handled below
-        return "IPv4-compatible", ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    if value >> 32 == 0 and value > 1:  # ::a.b.c.d; :: and ::1 are in the table
+        return "IPv4-compatible", ipaddress.IPv4Address(value & 0xFFFFFFFF), False
     if ip in _NAT64:
-        return "NAT64", ipaddress.IPv4Address(value & 0xFFFFFFFF)
+        return "NAT64", ipaddress.IPv4Address(value & 0xFFFFFFFF), True
     if ip.sixtofour is not None:
-        return "6to4", ip.sixtofour
+        return "6to4", ip.sixtofour, False
     if ip.teredo is not None:
-        return "Teredo", ip.teredo[1]
+        return "Teredo", ip.teredo[1], False
     return None
 
 

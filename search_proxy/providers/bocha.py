@@ -21,7 +21,7 @@ from search_proxy.errors import (
 from search_proxy.models import ProviderAnswer, ProviderHit, ProviderQuery
 from search_proxy.providers.base import clean_text, host_of, is_web_url, parse_datetime
 from search_proxy.settings import BochaSettings
-from search_proxy.upstream import Upstream, json_body, status_error
+from search_proxy.upstream import Upstream, body_excerpt, excerpt, json_body, status_error
 
 _FRESHNESS = {"day": "oneDay", "week": "oneWeek", "month": "oneMonth", "year": "oneYear"}
 _CHINA = timezone(timedelta(hours=8))
@@ -84,10 +84,10 @@ def _error(response: httpx.Response) -> ProviderError:
     try:
         body = response.json()
     except ValueError:
-        return status_error("bocha", response, response.text[:200].strip())
+        return status_error("bocha", response, body_excerpt(response))
     if not isinstance(body, dict):
         return status_error("bocha", response, "")
-    message = str(body.get("message") or body.get("msg") or "")
+    message = excerpt(body.get("message") or body.get("msg") or "")
     if response.status_code == 429:
         return status_error("bocha", response, message)
     return _body_error(response.status_code, str(body.get("code", response.status_code)), message)
@@ -112,7 +112,9 @@ class BochaProvider:
             "summary": False,
         }
         headers = {"Authorization": f"Bearer {self._settings.api_key.get_secret_value()}"}
-        response = await self._upstream.request("POST", self._url, json=body, headers=headers, error_mapper=_error)
+        response = await self._upstream.request(
+            "POST", self._url, json=body, headers=headers, error_mapper=_error, deadline=query.deadline
+        )
         try:
             data = _Response.model_validate(json_body(self.name, response))
         except ValidationError as exc:

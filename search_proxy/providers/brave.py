@@ -16,7 +16,7 @@ from search_proxy.errors import ProviderAuthError, ProviderBadResponse, Provider
 from search_proxy.models import ProviderAnswer, ProviderHit, ProviderQuery
 from search_proxy.providers.base import clean_text, host_of, is_web_url, parse_datetime
 from search_proxy.settings import BraveSettings
-from search_proxy.upstream import Upstream, json_body, parse_retry_after, status_error
+from search_proxy.upstream import Upstream, excerpt, json_body, parse_retry_after, status_error
 
 _FRESHNESS = {"day": "pd", "week": "pw", "month": "pm", "year": "py"}
 # Brave's search_lang codes differ from BCP 47 for Chinese, Japanese, Norwegian and Portuguese,
@@ -116,7 +116,7 @@ def _error(response: httpx.Response) -> ProviderError:
     except ValueError:
         err = {}
     code = str(err.get("code") or "")
-    detail = str(err.get("detail") or "")
+    detail = excerpt(err.get("detail") or "")
     message = f"{code} {detail}".strip()
     status = response.status_code
     if code in _AUTH_CODES:
@@ -162,7 +162,9 @@ class BraveProvider:
             "X-Subscription-Token": self._settings.api_key.get_secret_value(),
             "Accept": "application/json",
         }
-        response = await self._upstream.request("GET", self._url, params=params, headers=headers, error_mapper=_error)
+        response = await self._upstream.request(
+            "GET", self._url, params=params, headers=headers, error_mapper=_error, deadline=query.deadline
+        )
         try:
             data = _Response.model_validate(json_body(self.name, response))
         except ValidationError as exc:

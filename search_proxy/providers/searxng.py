@@ -15,7 +15,7 @@ from search_proxy.errors import ProviderBadResponse, ProviderError, ProviderUnav
 from search_proxy.models import ProviderAnswer, ProviderHit, ProviderQuery
 from search_proxy.providers.base import clean_text, host_of, is_web_url, parse_datetime
 from search_proxy.settings import SearxngSettings
-from search_proxy.upstream import Upstream, json_body, status_error
+from search_proxy.upstream import Upstream, body_excerpt, excerpt, json_body, status_error
 
 
 class _Result(BaseModel):
@@ -49,9 +49,9 @@ def _error(response: httpx.Response) -> ProviderError:
     try:
         body = response.json()
         if isinstance(body, dict):
-            message = str(body.get("error", ""))
+            message = excerpt(body.get("error", ""))
     except ValueError:
-        message = response.text[:200].strip()
+        message = body_excerpt(response)
     return status_error("searxng", response, message)
 
 
@@ -81,7 +81,9 @@ class SearxngProvider:
             params["language"] = query.lang
         if query.freshness:
             params["time_range"] = query.freshness
-        response = await self._upstream.request("GET", self._url, params=params, error_mapper=_error)
+        response = await self._upstream.request(
+            "GET", self._url, params=params, error_mapper=_error, deadline=query.deadline
+        )
         try:
             data = _Response.model_validate(json_body(self.name, response))
         except ValidationError as exc:

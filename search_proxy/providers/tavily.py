@@ -15,7 +15,7 @@ from search_proxy.errors import ProviderAuthError, ProviderBadResponse, Provider
 from search_proxy.models import ProviderAnswer, ProviderHit, ProviderQuery
 from search_proxy.providers.base import clean_text, host_of, is_web_url, parse_datetime
 from search_proxy.settings import TavilySettings
-from search_proxy.upstream import Upstream, json_body, status_error
+from search_proxy.upstream import Upstream, body_excerpt, excerpt, json_body, status_error
 
 MAX_RESULTS = 20
 
@@ -41,17 +41,19 @@ def _detail(body: Any) -> str:
         return ""
     detail = body.get("detail")
     if isinstance(detail, dict):
-        return str(detail.get("error") or "")
+        return excerpt(detail.get("error") or "")
     if isinstance(detail, list):
-        return "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail)
-    return str(detail or "")
+        return excerpt(
+            "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail)
+        )
+    return excerpt(detail or "")
 
 
 def _error(response: httpx.Response) -> ProviderError:
     try:
         message = _detail(response.json())
     except ValueError:
-        message = response.text[:200].strip()
+        message = body_excerpt(response)
     status = response.status_code
     if status in (432, 433):
         return ProviderAuthError("tavily", f"HTTP {status}: usage limit: {message}", status=status)
@@ -81,7 +83,9 @@ class TavilyProvider:
         if query.freshness:
             body["time_range"] = query.freshness
         headers = {"Authorization": f"Bearer {self._settings.api_key.get_secret_value()}"}
-        response = await self._upstream.request("POST", self._url, json=body, headers=headers, error_mapper=_error)
+        response = await self._upstream.request(
+            "POST", self._url, json=body, headers=headers, error_mapper=_error, deadline=query.deadline
+        )
         try:
             data = _Response.model_validate(json_body(self.name, response))
         except ValidationError as exc:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 import trustme
 
-from search_proxy.settings import HttpSettings
+from search_proxy.fetch.fetcher import PageFetcher
+from search_proxy.settings import FetchSettings, HttpSettings
+from search_proxy.upstream import build_ssl_context
 from tests.integration.search_proxy.sp_fakes import FakeProviders
 from tests.integration.search_proxy.sp_pages import PageSite
-from tests.integration.search_proxy.sp_servers import ServerThread, TLSFiles
+from tests.integration.search_proxy.sp_servers import LOCAL, MakeFetcher, ServerThread, TLSFiles
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +62,7 @@ def _page_site() -> Iterator[tuple[PageSite, ServerThread]]:
 def pages(_page_site: tuple[PageSite, ServerThread]) -> PageSite:
     site, _server = _page_site
     site.hits.clear()
+    site.accept_encodings.clear()
     site.huge_sent = 0
     return site
 
@@ -81,3 +85,19 @@ def fast_http(tls: TLSFiles) -> HttpSettings:
         retry_after_cap_s=5.0,
         provider_budget_s=5.0,
     )
+
+
+@pytest.fixture
+async def make_fetcher(tls: TLSFiles) -> AsyncIterator[MakeFetcher]:
+    """Page fetchers trusting the test CA and allowing 127.0.0.1, closed after the test."""
+    made: list[PageFetcher] = []
+
+    def build(resolver: Any = None, **overrides: Any) -> PageFetcher:
+        settings = FetchSettings(**{"allow_networks": LOCAL, "page_timeout_s": 3.0, "deadline_s": 5.0, **overrides})
+        fetcher = PageFetcher(settings, ssl_context=build_ssl_context(str(tls.ca_pem)), resolver=resolver)
+        made.append(fetcher)
+        return fetcher
+
+    yield build
+    for fetcher in made:
+        await fetcher.aclose()

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 PROVIDERS = ("searxng", "bocha", "brave", "tavily")
@@ -263,3 +264,49 @@ class FakeProviders:
             return Response(content, status_code=reply.status, headers=reply.headers, media_type=reply.content_type)
 
         return handle
+
+
+class Impostor:
+    """What can answer at the proxy's address when the proxy is sick: POST ``/{kind}/search``.
+
+    ``shape`` valid JSON of the wrong shape, ``html`` an HTML 200, ``truncated`` JSON cut off,
+    ``error500``/``error503`` HTML and plain-text 5xx from a gateway, ``error502`` the proxy's own
+    error shape, ``oddjson`` a 500 with an ``error`` string, ``stall`` no answer for 10 s,
+    ``drop`` a connection closed in the middle of the body.
+    """
+
+    def __init__(self) -> None:
+        self.app = Starlette(routes=[Route("/{kind}/search", self._handle, methods=["POST"])])
+
+    async def _handle(self, request: Request) -> Response:
+        kind = request.path_params["kind"]
+        if kind == "stall":
+            await asyncio.sleep(10)
+        if kind == "drop":
+            return StreamingResponse(self._dropped(), media_type="application/json")
+        status, content, media = _IMPOSTOR_REPLIES.get(kind, _IMPOSTOR_REPLIES["shape"])
+        return Response(content, status_code=status, media_type=media)
+
+    @staticmethod
+    async def _dropped() -> AsyncIterator[bytes]:
+        yield b'{"query": "python", "provider": "searxng", "results": ['
+        raise ConnectionResetError("impostor hangs up mid-body")
+
+
+_PROXY_ERROR = {
+    "error": {
+        "message": "every search provider failed",
+        "type": "server_error",
+        "code": "all_providers_failed",
+        "warnings": ["searxng failed (provider_unavailable): HTTP 500: search error"],
+    }
+}
+_IMPOSTOR_REPLIES: dict[str, tuple[int, str, str]] = {
+    "shape": (200, '{"hello": "world"}', "application/json"),
+    "html": (200, "<html>proxy error page</html>", "text/html"),
+    "truncated": (200, '{"query": "python", "provider": "searxng", "results": [{"rank": 1,', "application/json"),
+    "error500": (500, "<html><body>Internal Server Error</body></html>", "text/html"),
+    "error503": (503, "upstream connect error or disconnect/reset", "text/plain"),
+    "error502": (502, json.dumps(_PROXY_ERROR), "application/json"),
+    "oddjson": (500, '{"error": "boom"}', "application/json"),
+}

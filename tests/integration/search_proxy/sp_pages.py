@@ -1,10 +1,11 @@
-"""A local web site for page-fetch tests: charsets, huge and slow pages, redirects, PDF, images."""
+"""A local web site for page-fetch tests: charsets, huge and slow pages, redirects, PDF, images, bombs."""
 
 from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
@@ -14,6 +15,38 @@ from starlette.routing import Route
 
 ARTICLE_SENTENCE = "The harbour crane inspection checklist covers hydraulics, brakes and wire ropes."
 CHINESE_SENTENCE = "港口起重机检查清单涵盖液压系统、制动器和钢丝绳。"
+BOMB_HEAD = b"<!doctype html><html><head><title>Bomb</title></head><body><article>"
+BOMB_BYTES = 128 * 1024 * 1024  # what each compressed bomb expands to
+
+
+def _compressor(encoding: str) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]]:
+    if encoding in ("gzip", "deflate"):
+        zobj = zlib.compressobj(9, wbits=31 if encoding == "gzip" else 15)
+        return zobj.compress, zobj.flush
+    if encoding == "br":
+        import brotli
+
+        bobj = brotli.Compressor(quality=5)
+        return bobj.process, bobj.finish
+    from backports import zstd
+
+    zsobj = zstd.ZstdCompressor(level=3)
+    return zsobj.compress, lambda: zsobj.flush(zstd.ZstdCompressor.FLUSH_FRAME)
+
+
+def make_bomb(encoding: str, size: int = BOMB_BYTES) -> bytes:
+    """An HTML page of ``size`` bytes, compressed a MiB at a time (the page itself is never held)."""
+    paragraph = f"<p>{ARTICLE_SENTENCE}</p>".encode()
+    block = paragraph * (1024 * 1024 // len(paragraph))
+    compress, finish = _compressor(encoding)
+    parts = [compress(BOMB_HEAD)]
+    written = len(BOMB_HEAD)
+    while written < size:
+        piece = block[: size - written]
+        parts.append(compress(piece))
+        written += len(piece)
+    parts.append(finish())
+    return b"".join(parts)
 
 
 def article_html(sentence: str = ARTICLE_SENTENCE, *, charset_meta: str | None = None, title: str = "Article") -> str:
@@ -44,6 +77,8 @@ class PageSite:
     hits: list[tuple[str, str]] = field(default_factory=list)
     huge_sent: int = 0
     pdf_bytes: bytes = b""
+    bombs: dict[str, bytes] = field(default_factory=dict)
+    accept_encodings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.pdf_bytes = make_pdf("Quarterly safety report for the container terminal")
@@ -61,6 +96,7 @@ class PageSite:
                 Route("/pdf", self.pdf),
                 Route("/image", self.image),
                 Route("/missing", self.missing),
+                Route("/bomb/{encoding}", self.bomb_page),
             ]
         )
 
@@ -134,3 +170,18 @@ class PageSite:
     async def missing(self, request: Request) -> Response:
         self._hit(request)
         return Response("gone", status_code=404)
+
+    def bomb(self, encoding: str) -> bytes:
+        """The compressed bomb for ``encoding``, made once per session."""
+        if encoding not in self.bombs:
+            self.bombs[encoding] = make_bomb(encoding)
+        return self.bombs[encoding]
+
+    async def bomb_page(self, request: Request) -> Response:
+        """Sent compressed whatever the client accepts, as a hostile server would."""
+        self._hit(request)
+        self.accept_encodings.append(request.headers.get("accept-encoding", ""))
+        encoding = request.path_params["encoding"]
+        body = self.bomb(encoding) if encoding in ("gzip", "deflate", "br", "zstd") else b"\x1f\x9d" + b"\0" * 64
+        headers = {"content-encoding": encoding, "content-type": "text/html; charset=utf-8"}
+        return Response(body, headers=headers)

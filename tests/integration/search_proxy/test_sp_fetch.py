@@ -3,51 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import socket
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from search_proxy.fetch.fetcher import PageFetcher
-from search_proxy.fetch.ssrf import IPAddress
 from search_proxy.settings import FetchSettings
 from search_proxy.upstream import build_ssl_context
 from tests.integration.search_proxy.sp_pages import ARTICLE_SENTENCE, CHINESE_SENTENCE, PageSite
-from tests.integration.search_proxy.sp_servers import LOCAL, ServerThread, TLSFiles
+from tests.integration.search_proxy.sp_servers import LOCAL, MakeFetcher, MapResolver, ServerThread, TLSFiles
 
 pytestmark = pytest.mark.integration
-
-
-class MapResolver:
-    """Resolves test host names to fixed addresses and counts lookups."""
-
-    def __init__(self, table: dict[str, list[str]]) -> None:
-        self.table = table
-        self.lookups: list[str] = []
-
-    async def resolve(self, host: str, port: int) -> list[IPAddress]:
-        self.lookups.append(host)
-        return [ipaddress.ip_address(ip) for ip in self.table.get(host, [])]
-
-
-MakeFetcher = Callable[..., PageFetcher]
-
-
-@pytest.fixture
-async def make_fetcher(tls: TLSFiles) -> AsyncIterator[MakeFetcher]:
-    made: list[PageFetcher] = []
-
-    def build(resolver: Any = None, **overrides: Any) -> PageFetcher:
-        settings = FetchSettings(**{"allow_networks": LOCAL, "page_timeout_s": 3.0, "deadline_s": 5.0, **overrides})
-        fetcher = PageFetcher(settings, ssl_context=build_ssl_context(str(tls.ca_pem)), resolver=resolver)
-        made.append(fetcher)
-        return fetcher
-
-    yield build
-    for fetcher in made:
-        await fetcher.aclose()
 
 
 async def fetch_one(fetcher: PageFetcher, url: str) -> tuple[str | None, list[str]]:
@@ -78,10 +47,12 @@ async def test_huge_page_stops_reading_at_byte_limit(
 ) -> None:
     fetcher = make_fetcher(max_bytes=64 * 1024, max_chars=2000)
     started = time.monotonic()
-    text, warnings = await fetch_one(fetcher, f"{pages_url}/huge")
+    outcome = await fetcher.fetch_many([f"{pages_url}/huge"])
     assert time.monotonic() - started < 2.0  # an endless page, so only stopping early can finish
-    assert warnings == []
-    assert text is not None and ARTICLE_SENTENCE in text and len(text) <= 2000
+    assert outcome.warnings == []
+    assert outcome.notes == [f"result 1 ({pages_url}/huge): page cut at 65,536 bytes (the fetch limit)"]
+    text = outcome.contents[0]
+    assert ARTICLE_SENTENCE in text and len(text) <= 2000
     await asyncio.sleep(0.2)
     assert pages.huge_sent < 32 * 1024 * 1024  # the server stopped streaming once we hung up
 
@@ -94,12 +65,12 @@ async def test_slow_page_is_abandoned_at_the_deadline(
     outcome = await fetcher.fetch_many([f"{pages_url}/article", f"{pages_url}/slow?s=3"], deadline_s=0.6)
     assert time.monotonic() - started < 1.0
     assert ARTICLE_SENTENCE in outcome.contents[0] and 1 not in outcome.contents
-    assert outcome.warnings == [f"result 2 ({pages_url}/slow?s=3): not fetched within the 0.6s deadline"]
+    assert outcome.warnings == [f"result 2 ({pages_url}/slow?s=3): not fetched within the 0.6 s deadline"]
 
 
 async def test_slow_page_hits_per_page_timeout(make_fetcher: MakeFetcher, pages: PageSite, pages_url: str) -> None:
     text, warnings = await fetch_one(make_fetcher(page_timeout_s=0.3), f"{pages_url}/slow?s=2")
-    assert text is None and warnings[0].endswith("timed out after 0.3s")
+    assert text is None and warnings[0].endswith("timed out after 0.3 s")
 
 
 async def test_redirect_chain_is_followed_hop_by_hop(
@@ -119,10 +90,10 @@ async def test_redirect_chain_is_bounded(make_fetcher: MakeFetcher, pages: PageS
 @pytest.mark.parametrize(
     ("target", "reason"),
     [
-        ("http://10.0.0.1/admin", "10.0.0.1 resolves to 10.0.0.1 (private)"),
-        ("http://169.254.169.254/latest/meta-data/", "(link-local)"),
-        ("http://[::ffff:127.0.0.1]:{port}/article", "IPv4-mapped form of 127.0.0.1: loopback"),
-        ("http://[::1]:{port}/article", "(loopback)"),
+        ("http://10.0.0.1/admin", "10.0.0.1 resolves to 10.0.0.1 (not globally reachable: Private-Use"),
+        ("http://169.254.169.254/latest/meta-data/", "(not globally reachable: Link Local, 169.254.0.0/16"),
+        ("http://[::ffff:127.0.0.1]:{port}/article", "IPv4-mapped form of 127.0.0.1: not globally reachable"),
+        ("http://[::1]:{port}/article", "(not globally reachable: Loopback Address, ::1/128"),
         ("file:///etc/passwd", "scheme 'file' is not http/https"),
     ],
 )
@@ -156,7 +127,7 @@ async def test_localhost_is_refused_when_not_allowlisted(
     fetcher = make_fetcher(allow_networks=[])
     for url in (f"http://localhost:{port}/article", f"{pages_url}/article", f"http://127.1:{port}/article"):
         text, warnings = await fetch_one(fetcher, url)
-        assert text is None and "(loopback)" in warnings[0], url
+        assert text is None and "Loopback, 127.0.0.0/8" in warnings[0], url
     assert pages.hits == []
 
 
@@ -170,11 +141,39 @@ async def test_credentials_in_url_are_refused_and_not_echoed(
     assert pages.hits == []
 
 
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every address a socket in this test tried to connect to (on top of the loopback-only guard)."""
+    seen: list[Any] = []
+    guarded = socket.socket.connect
+
+    def spy(self: socket.socket, address: Any) -> None:
+        seen.append(address)
+        return guarded(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", spy)
+    return seen
+
+
+@pytest.mark.parametrize(
+    "address", ["192.0.0.8", "192.0.0.100", "192.88.99.1", "3fff::1", "192.0.0.9", "2001:20::1", "64:ff9b::a00:1"]
+)
+async def test_refused_addresses_are_never_connected_to(
+    make_fetcher: MakeFetcher, connects: list[Any], address: str
+) -> None:
+    fetcher = make_fetcher(MapResolver({"special.test": [address]}))
+    literal = f"[{address}]" if ":" in address else address
+    for url, host in (("http://special.test/page", "special.test"), (f"https://{literal}/page", address)):
+        text, warnings = await fetch_one(fetcher, url)
+        assert text is None and f"{host} resolves to {address} (" in warnings[0], warnings
+    assert connects == []
+
+
 async def test_any_forbidden_address_refuses_the_host(make_fetcher: MakeFetcher, pages_url: str) -> None:
     port = pages_url.rsplit(":", 1)[1]
     resolver = MapResolver({"mixed.test": ["127.0.0.1", "10.0.0.5"]})
     text, warnings = await fetch_one(make_fetcher(resolver), f"http://mixed.test:{port}/article")
-    assert text is None and "mixed.test resolves to 10.0.0.5 (private)" in warnings[0]
+    assert text is None and "mixed.test resolves to 10.0.0.5 (not globally reachable: Private-Use" in warnings[0]
 
 
 async def test_pdf_text_is_extracted(make_fetcher: MakeFetcher, pages: PageSite, pages_url: str) -> None:

@@ -175,7 +175,7 @@ async def test_provider_budget_caps_retries(make: Make, providers: Any, fast_htt
     http = fast_http.model_copy(update={"read_timeout_s": 5.0, "provider_budget_s": 0.4})
     providers.script("searxng", Reply(body=searxng_ok(), delay=2.0))
     started = time.monotonic()
-    with pytest.raises(ProviderTimeout, match="no answer within 0.4s"):
+    with pytest.raises(ProviderTimeout, match="no answer within 0.4 s"):
         await make("searxng", http=http).search(QUERY)
     assert time.monotonic() - started < 1.0
 

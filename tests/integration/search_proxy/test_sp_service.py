@@ -47,7 +47,7 @@ def serve(providers_url: str, fast_http: HttpSettings) -> Iterator[Serve]:
     with ExitStack() as stack:
 
         def start(**overrides: Any) -> str:
-            app = create_app(proxy_settings(providers_url, fast_http, **overrides))
+            app = create_app(proxy_settings(providers_url, overrides.pop("http", fast_http), **overrides))
             return stack.enter_context(ServerThread(app)).base_url
 
         yield start
@@ -101,7 +101,12 @@ def test_shared_secret_is_required(proxy: str, providers: Any) -> None:
     for headers in ({}, {"X-Search-Proxy-Key": "wrong"}, {"X-Search-Proxy-Key": PROXY_KEY + "x"}):
         reply = httpx.get(f"{proxy}/search", params={"q": "python"}, headers=headers)
         assert reply.status_code == 401
-        assert reply.json()["error"]["code"] == "unauthorized"
+        assert reply.json()["error"] == {
+            "message": "The X-Search-Proxy-Key header is missing or wrong.",
+            "type": "authentication_error",
+            "code": "unauthorized",
+            "warnings": [],
+        }
     # Unauthenticated requests are rejected before validation or any provider call.
     assert httpx.get(f"{proxy}/search", params={"k": "0"}).status_code == 401
     assert providers.seen == []
@@ -152,7 +157,6 @@ def test_invalid_get_parameters_are_422_with_clear_message(
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        (b'{"q": "python", "k": ', "body: invalid JSON at position 21"),
         (b'["python"]', "body: Input should be a valid dictionary or object to extract fields from"),
         (b'{"q": "python", "k": 99}', "k: Input should be less than or equal to 20"),
         (b"", "body: a JSON object is required"),
@@ -161,7 +165,82 @@ def test_invalid_get_parameters_are_422_with_clear_message(
 def test_invalid_post_bodies_are_422(proxy: str, content: bytes, expected: str) -> None:
     reply = httpx.post(f"{proxy}/search", content=content, headers={**AUTH, "content-type": "application/json"})
     assert reply.status_code == 422
-    assert reply.json()["error"]["message"] == expected
+    assert reply.json()["error"] == {
+        "message": expected,
+        "type": "invalid_request_error",
+        "code": "invalid_request",
+        "warnings": [],
+    }
+
+
+@pytest.mark.parametrize(
+    ("content", "code", "expected"),
+    [
+        (
+            b'{"q": "python", "k": ',
+            "invalid_json",
+            "The request body is not valid JSON (Expecting value at character 21).",
+        ),
+        (
+            b'{"q": "caf\xe9"}',
+            "invalid_body",
+            "The request body is not valid UTF-8 (byte 0xe9 at position 10); send UTF-8 JSON.",
+        ),
+    ],
+)
+def test_unreadable_post_bodies_are_400_and_say_why(proxy: str, content: bytes, code: str, expected: str) -> None:
+    reply = httpx.post(f"{proxy}/search", content=content, headers={**AUTH, "content-type": "application/json"})
+    assert reply.status_code == 400
+    assert reply.json() == {
+        "error": {"message": expected, "type": "invalid_request_error", "code": code, "warnings": []}
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "got"),
+    [
+        ({"content": b'{"q": "python"}', "headers": {"content-type": "text/plain"}}, "text/plain"),
+        ({"data": {"q": "python"}}, "application/x-www-form-urlencoded"),
+        ({"content": b'{"q": "python"}'}, "no Content-Type"),
+    ],
+)
+def test_a_post_that_is_not_json_is_415(proxy: str, providers: Any, kwargs: dict[str, Any], got: str) -> None:
+    headers = {**AUTH, **kwargs.pop("headers", {})}
+    reply = httpx.post(f"{proxy}/search", headers=headers, **kwargs)
+    assert reply.status_code == 415
+    error = reply.json()["error"]
+    assert error["code"] == "unsupported_media_type" and error["type"] == "invalid_request_error"
+    assert error["message"] == f"POST /search takes a JSON body (Content-Type: application/json), not {got}."
+    assert providers.seen == []
+
+
+def test_unknown_routes_and_methods_have_the_error_shape(proxy: str) -> None:
+    missing = httpx.get(f"{proxy}/v1/search", headers=AUTH)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    assert missing.json()["error"]["message"].startswith("There is no route /v1/search. The routes are: GET /search,")
+    wrong = httpx.delete(f"{proxy}/search", headers=AUTH)
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, POST"
+    assert wrong.json()["error"] == {
+        "message": "DELETE is not allowed on /search; use GET, POST.",
+        "type": "invalid_request_error",
+        "code": "method_not_allowed",
+        "warnings": [],
+    }
+
+
+def test_documented_statuses_match_the_routes(proxy: str) -> None:
+    spec = httpx.get(f"{proxy}/openapi.json").json()
+    documented = {path: {m: sorted(op["responses"]) for m, op in ops.items()} for path, ops in spec["paths"].items()}
+    assert documented == {
+        "/search": {
+            "get": ["200", "401", "422", "502", "503", "504"],
+            "post": ["200", "400", "401", "415", "422", "502", "503", "504"],
+        },
+        "/healthz": {"get": ["200"]},
+        "/readyz": {"get": ["200", "503"]},
+    }
+    assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-Search-Proxy-Key"
 
 
 def test_fetch_adds_page_text_for_top_n(proxy: str, providers: Any, pages: Any, pages_url: str) -> None:
@@ -172,6 +251,16 @@ def test_fetch_adds_page_text_for_top_n(proxy: str, providers: Any, pages: Any, 
     assert CHINESE_SENTENCE in contents[1]
     assert contents[2] is None
     assert "/slow" not in pages.paths()
+
+
+def test_truncated_page_is_named_in_the_response_warnings(
+    serve: Serve, providers: Any, pages: Any, pages_url: str
+) -> None:
+    url = serve(fetch={"allow_networks": LOCAL, "max_bytes": 65536})
+    providers.script("searxng", Reply(body=searxng_ok([("Bomb", f"{pages_url}/bomb/zstd", "compressed")])))
+    body = httpx.get(f"{url}/search", params={"q": "bomb", "fetch": "1"}, headers=AUTH, timeout=10).json()
+    assert ARTICLE_SENTENCE in body["results"][0]["content"]
+    assert f"result 1 ({pages_url}/bomb/zstd): page cut at 65,536 bytes (the fetch limit)" in body["warnings"]
 
 
 def test_slow_page_is_cut_at_the_fetch_deadline(serve: Serve, providers: Any, pages: Any, pages_url: str) -> None:
@@ -193,12 +282,78 @@ def test_callers_deadline_shortens_page_fetching(proxy: str, providers: Any, pag
     assert reply.status_code == 200 and reply.json()["results"][2]["content"] is None
 
 
+def stalling_http(fast_http: HttpSettings) -> HttpSettings:
+    """Provider timeouts far longer than the deadlines below, as in production."""
+    return fast_http.model_copy(update={"read_timeout_s": 8.0, "provider_budget_s": 12.0})
+
+
+def test_stalled_provider_is_abandoned_at_the_callers_deadline(
+    serve: Serve, providers: Any, fast_http: HttpSettings
+) -> None:
+    url = serve(http=stalling_http(fast_http))
+    providers.script("searxng", Reply(body=searxng_ok(), delay=4.0))
+    started = time.monotonic()
+    reply = httpx.post(f"{url}/search", json={"q": "python", "deadline_s": 1.0}, headers=AUTH, timeout=10)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.3, elapsed
+    assert reply.status_code == 504
+    error = reply.json()["error"]
+    assert error["code"] == "deadline_exceeded"
+    assert error["warnings"] == [
+        "searxng gave no answer in the 0.75 s left before the deadline",
+        "not tried because the request's deadline was reached: bocha",
+    ]
+    assert providers.calls("bocha") == []
+
+
+def test_without_a_deadline_the_configured_budget_bounds_four_stalled_providers(
+    serve: Serve, providers: Any, providers_url: str, fast_http: HttpSettings
+) -> None:
+    fast = {"rate_per_s": 1000, "burst": 1000}
+    names = ["searxng", "bocha", "brave", "tavily"]
+    url = serve(
+        server={"api_key": PROXY_KEY, "default_deadline_s": 1.5},
+        http=stalling_http(fast_http),
+        providers={
+            "order": names,
+            "searxng": {"base_url": f"{providers_url}/searxng", **fast},
+            "bocha": {"base_url": f"{providers_url}/bocha", "api_key": BOCHA_KEY, **fast},
+            "brave": {"base_url": f"{providers_url}/brave", "api_key": "BSA-test-key", **fast},
+            "tavily": {"base_url": f"{providers_url}/tavily", "api_key": "tvly-test-key", **fast},
+        },
+    )
+    for name in names:
+        providers.script(name, Reply(body={}, delay=4.0))
+    started = time.monotonic()
+    reply = httpx.get(f"{url}/search", params={"q": "python"}, headers=AUTH, timeout=10)
+    assert time.monotonic() - started < 1.8
+    assert reply.status_code == 504
+    assert reply.json()["error"]["warnings"] == [
+        "searxng gave no answer in the 1.2 s left before the deadline",
+        "not tried because the request's deadline was reached: bocha, brave, tavily",
+    ]
+
+
+def test_a_retry_that_cannot_finish_in_time_is_not_waited_for(
+    serve: Serve, providers: Any, fast_http: HttpSettings
+) -> None:
+    url = serve(http=stalling_http(fast_http))
+    providers.script("searxng", Reply(429, {"error": "slow down"}, headers={"Retry-After": "3"}))
+    started = time.monotonic()
+    reply = httpx.post(f"{url}/search", json={"q": "python", "deadline_s": 2.0}, headers=AUTH, timeout=10)
+    assert time.monotonic() - started < 1.0  # the 3 s Retry-After would end past the deadline
+    body = reply.json()
+    assert reply.status_code == 200 and body["provider"] == "bocha"
+    assert body["warnings"][0] == "searxng failed (provider_rate_limited): HTTP 429: slow down"
+    assert len(providers.calls("searxng")) == 1
+
+
 def test_fetch_refuses_loopback_without_allowlist(serve: Serve, providers: Any, pages: Any, pages_url: str) -> None:
     url = serve(fetch={"allow_networks": []})
     providers.script("searxng", page_results(pages_url))
     body = httpx.get(f"{url}/search", params={"q": "crane", "fetch": "1"}, headers=AUTH).json()
     assert body["results"][0]["content"] is None
-    assert any("blocked" in w and "(loopback)" in w for w in body["warnings"])
+    assert any("blocked" in w and "Loopback, 127.0.0.0/8" in w for w in body["warnings"])
     assert pages.hits == []
 
 
@@ -216,6 +371,19 @@ def test_all_providers_failing_is_502(proxy: str, providers: Any) -> None:
     assert reply.status_code == 502
     error = reply.json()["error"]
     assert error["code"] == "all_providers_failed" and len(error["warnings"]) == 2
+
+
+def test_provider_error_text_is_scrubbed_and_shortened_before_it_reaches_the_caller(proxy: str, providers: Any) -> None:
+    echo = f"Invalid API KEY: Authorization: Bearer {BOCHA_KEY}; you sent {BOCHA_KEY} and {PROXY_KEY}. "
+    providers.script("searxng", *[Reply(500, echo * 50, content_type="text/plain")] * 3)
+    providers.script("bocha", Reply(401, {"code": "401", "message": echo + "x" * 5000}))
+    reply = httpx.get(f"{proxy}/search", params={"q": "python"}, headers=AUTH)
+    assert reply.status_code == 502
+    warnings = reply.json()["error"]["warnings"]
+    assert [w.split(" ")[0] for w in warnings] == ["searxng", "bocha"]
+    assert BOCHA_KEY not in reply.text and PROXY_KEY not in reply.text and "sk-bocha" not in reply.text
+    assert "Bearer [redacted]; you sent [redacted] and [redacted]" in warnings[1]
+    assert all(len(w) < 400 and w.endswith("…") for w in warnings)
 
 
 def test_readyz_lists_configured_providers(proxy: str, serve: Serve) -> None:

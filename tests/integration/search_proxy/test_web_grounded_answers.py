@@ -26,7 +26,7 @@ from search_proxy.app import create_app as create_proxy_app
 from search_proxy.settings import HttpSettings, Settings
 from tests.fakes.llm_server import FakeLLMServer, Script
 from tests.fakes.servers import ServerThread
-from tests.integration.search_proxy.sp_fakes import Reply, searxng_ok
+from tests.integration.search_proxy.sp_fakes import Impostor, Reply, searxng_ok
 from tests.integration.search_proxy.sp_pages import ARTICLE_SENTENCE
 from tests.integration.search_proxy.sp_servers import LOCAL
 
@@ -71,12 +71,24 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, bundled_embedder: Any) ->
     return data_dir
 
 
-def _rag(data_dir: Path, llm: FakeLLMServer, embedder: Any, proxy: str, auto_min_score: float = 0.45) -> ServerThread:
+def _rag(
+    data_dir: Path,
+    llm: FakeLLMServer,
+    embedder: Any,
+    proxy: str,
+    auto_min_score: float = 0.45,
+    deadline_s: float = 4.0,
+) -> ServerThread:
     settings = RagSettings(
         data_dir=data_dir,
         llm=LLMSettings(profiles=["fake"], overrides={"fake": {"base_url": llm.base_url, "model": "r1"}}),
         web=WebSettings(
-            proxy_url=proxy, api_key=KEY, results=2, fetch_pages=1, deadline_s=4.0, auto_min_score=auto_min_score
+            proxy_url=proxy,
+            api_key=KEY,
+            results=2,
+            fetch_pages=1,
+            deadline_s=deadline_s,
+            auto_min_score=auto_min_score,
         ),
     )
     web = SearchProxyClient(proxy, KEY)
@@ -133,6 +145,34 @@ def test_proxy_down_still_answers_from_the_kb_with_a_warning(
                     warnings.append(json.loads(sse.data)["message"])
     assert kinds[0] == "sources" and kinds[-1] == "done" and "warning" in kinds
     assert any("web search failed" in w for w in warnings)
+
+
+@pytest.fixture(scope="module")
+def impostor_url() -> Iterator[str]:
+    with ServerThread(Impostor().app) as server:
+        yield server.base_url
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("stall", "search proxy did not answer within 1 s"),
+        ("truncated", "search proxy returned a malformed response"),
+        ("error500", "search proxy returned HTTP 500: <html><body>Internal Server Error</body></html>"),
+        ("error502", "search proxy returned HTTP 502: all_providers_failed: every search provider failed"),
+    ],
+)
+def test_a_failing_proxy_leaves_a_knowledge_base_answer_within_the_deadline(
+    data_dir: Path, llm: FakeLLMServer, bundled_embedder: Any, impostor_url: str, kind: str, reason: str
+) -> None:
+    llm.push(Script(answer="The dock needs a 16 A circuit [citation:1]."))
+    with _rag(data_dir, llm, bundled_embedder, f"{impostor_url}/{kind}", deadline_s=1.0) as rag:
+        response = httpx.post(f"{rag.base_url}/ask", json={"question": QUESTION, "kb": "docs", "web": True}, timeout=30)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["answer"] and body["sources"] and all(s["origin"] == "kb" for s in body["sources"])
+    assert f"web search failed, answering from the knowledge base only: {reason}" in body["warnings"]
+    assert body["timings"]["web_ms"] < 1300  # the 1 s web deadline plus scheduling slack
 
 
 def test_empty_web_results_are_a_warning_not_an_error(

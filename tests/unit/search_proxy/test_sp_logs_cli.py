@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from search_proxy.cli import app
-from search_proxy.logs import JsonFormatter, RedactSecrets
+from search_proxy.logs import JsonFormatter, RedactSecrets, public_text
 
 pytestmark = pytest.mark.unit
 
@@ -30,6 +30,20 @@ def test_secrets_and_bearer_tokens_are_scrubbed_from_message_and_extras() -> Non
     payload = json.loads(line)
     assert payload["msg"] == "sent [redacted] with Authorization: Bearer [redacted]"
     assert payload["header"] == "key [redacted]" and payload["level"] == "info"
+
+
+def test_a_secret_cut_off_at_the_end_is_scrubbed_too() -> None:
+    redact = RedactSecrets(["sk-bocha-secret-456"])
+    assert redact.scrub("you sent sk-bocha-sec") == "you sent [redacted]"
+    assert redact.scrub("ends with sk-") == "ends with sk-"  # three characters identify nothing
+
+
+def test_public_text_is_scrubbed_then_shortened() -> None:
+    redact = RedactSecrets(["tvly-abcdef-123456"])
+    text = "error:  key\n tvly-abcdef-123456 rejected " + "y" * 500
+    short = public_text(text, redact, 60)
+    assert short.startswith("error: key [redacted] rejected yyy") and short.endswith("…") and len(short) == 60
+    assert public_text("short", redact, 60) == "short"
 
 
 def test_json_lines_carry_extra_fields() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import pytest
 
 from search_proxy.cache import TTLCache
 from search_proxy.chain import ProviderChain
+from search_proxy.errors import DeadlineExceeded
 from search_proxy.fetch.fetcher import FetchOutcome
 from search_proxy.models import ProviderAnswer, ProviderHit, ProviderQuery, SearchRequest, SearchResponse
 from search_proxy.service import SearchService
@@ -95,11 +97,13 @@ async def test_callers_deadline_is_passed_down_minus_a_margin() -> None:
     assert budget is not None and 1.5 < budget <= 1.75
 
 
-async def test_deadline_too_short_skips_fetching() -> None:
-    fetcher = FakeFetcher()
-    svc, _ = service(URLS, fetcher)
-    response = await svc.search(SearchRequest(q="x", fetch=1, deadline_s=0.1))
-    assert fetcher.requests == [] and "caller's deadline left no time" in response.warnings[0]
+async def test_a_deadline_already_past_names_every_provider_untried() -> None:
+    provider = OneProvider(URLS)
+    chain = ProviderChain([provider])  # type: ignore[list-item]
+    with pytest.raises(DeadlineExceeded) as caught:
+        await chain.search(ProviderQuery(q="x", k=3, deadline=time.monotonic() - 1))
+    assert caught.value.warnings == ["not tried because the request's deadline was reached: fake"]
+    assert provider.calls == 0
 
 
 async def test_fetch_beyond_max_pages_is_limited_with_warning() -> None:

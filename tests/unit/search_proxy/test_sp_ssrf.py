@@ -16,38 +16,39 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize(
     ("address", "problem"),
     [
-        ("127.0.0.1", "loopback"),
-        ("10.1.2.3", "private"),
-        ("172.16.0.1", "private"),
-        ("192.168.1.1", "private"),
-        ("169.254.169.254", "link-local"),
-        ("100.64.0.1", "not globally routable"),
-        ("0.0.0.0", "unspecified"),
-        ("224.0.0.251", "multicast"),
-        ("233.252.0.1", "multicast"),
-        ("240.0.0.1", "private"),
-        ("::1", "loopback"),
-        ("::", "unspecified"),
-        ("fe80::1", "link-local"),
-        ("fc00::1", "private"),
-        ("fec0::1", "site-local"),
-        ("ff02::1", "multicast"),
-        ("::ffff:127.0.0.1", "IPv4-mapped form of 127.0.0.1: loopback"),
-        ("::ffff:169.254.169.254", "IPv4-mapped form of 169.254.169.254: link-local"),
-        ("::10.0.0.1", "IPv4-compatible form of 10.0.0.1: private"),
-        ("64:ff9b::7f00:1", "NAT64 form of 127.0.0.1: loopback"),
-        ("64:ff9b:1::a00:1", "local-use NAT64"),
-        ("2002:7f00:1::1", "6to4 form of 127.0.0.1: loopback"),
-        ("2002:a9fe:a9fe::1", "6to4 form of 169.254.169.254: link-local"),
+        ("127.0.0.1", "Loopback, 127.0.0.0/8"),
+        ("10.1.2.3", "Private-Use, 10.0.0.0/8"),
+        ("172.16.0.1", "Private-Use, 172.16.0.0/12"),
+        ("192.168.1.1", "Private-Use, 192.168.0.0/16"),
+        ("169.254.169.254", "Link Local, 169.254.0.0/16"),
+        ("100.64.0.1", "Shared Address Space, 100.64.0.0/10"),
+        ("0.0.0.0", "This host on this network"),
+        ("224.0.0.251", "multicast, 224.0.0.0/4"),
+        ("233.252.0.1", "multicast, 224.0.0.0/4"),
+        ("240.0.0.1", "Reserved, 240.0.0.0/4"),
+        ("::1", "Loopback Address, ::1/128"),
+        ("::", "Unspecified Address, ::/128"),
+        ("fe80::1", "Link-Local Unicast, fe80::/10"),
+        ("fc00::1", "Unique-Local, fc00::/7"),
+        ("fec0::1", "outside IPv6 global unicast (2000::/3)"),
+        ("ff02::1", "multicast, ff00::/8"),
+        ("::ffff:127.0.0.1", "IPv4-mapped form of 127.0.0.1: not globally reachable: Loopback"),
+        ("::ffff:169.254.169.254", "IPv4-mapped form of 169.254.169.254: not globally reachable: Link Local"),
+        ("::10.0.0.1", "IPv4-compatible form of 10.0.0.1: not globally reachable: Private-Use"),
+        ("64:ff9b::7f00:1", "NAT64 form of 127.0.0.1: not globally reachable: Loopback"),
+        ("64:ff9b:1::a00:1", "IPv4-IPv6 Translation (local use), 64:ff9b:1::/48"),
+        ("2002:7f00:1::1", "6to4 form of 127.0.0.1: not globally reachable: Loopback"),
+        ("2002:a9fe:a9fe::1", "6to4 form of 169.254.169.254: not globally reachable: Link Local"),
+        ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo form of 192.0.2.45: not globally reachable"),
+        ("::ffff:8.8.8.8", "not globally reachable: IPv4-mapped Address, ::ffff:0:0/96"),
     ],
 )
 def test_forbidden_addresses(address: str, problem: str) -> None:
-    assert address_problem(ipaddress.ip_address(address)) == problem
+    reason = address_problem(ipaddress.ip_address(address))
+    assert reason is not None and problem in reason
 
 
-@pytest.mark.parametrize(
-    "address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"]
-)
+@pytest.mark.parametrize("address", ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "64:ff9b::808:808"])
 def test_public_addresses_pass(address: str) -> None:
     assert address_problem(ipaddress.ip_address(address)) is None
 
@@ -55,7 +56,7 @@ def test_public_addresses_pass(address: str) -> None:
 def test_allowlist_is_exact_and_does_not_cover_other_forms() -> None:
     policy = AddressPolicy([ipaddress.ip_network("127.0.0.1/32")])
     assert policy.problem(ipaddress.ip_address("127.0.0.1")) is None
-    assert policy.problem(ipaddress.ip_address("127.0.0.2")) == "loopback"
+    assert "Loopback" in (policy.problem(ipaddress.ip_address("127.0.0.2")) or "")
     assert policy.problem(ipaddress.ip_address("::ffff:127.0.0.1")) is not None
 
 
