@@ -55,9 +55,17 @@ from ingest.stores.milvus_filters import (
     milvus_expr,
 )
 from ingest.stores.naming import collection_name, kb_from_collection, validate_kb_name
+from ingest.stores.vendor_logging import adopt
 from ingest.types import Chunk, Hit, KnowledgeBaseInfo
 
 log = logging.getLogger(__name__)
+# gRPC backs off reconnecting to a server that went away for up to 120 s, so an API would keep
+# failing for minutes after its Milvus server came back; bound the wait between attempts.
+RECONNECT_BACKOFF = {
+    "grpc.initial_reconnect_backoff_ms": 500,
+    "grpc.min_reconnect_backoff_ms": 500,
+    "grpc.max_reconnect_backoff_ms": 5000,
+}
 _PROP_KB = "askdocs.kb"
 _PROP_MODEL = "askdocs.embedding_model"
 _PROP_DIM = "askdocs.dimension"
@@ -117,13 +125,15 @@ class MilvusStore:
             if self._client is None:
                 from pymilvus import MilvusClient
 
+                adopt("pymilvus")  # its own stderr handlers, and a reconnect warning every few ms while down
                 secret = self._token
                 token = secret if secret is None or isinstance(secret, str) else secret.get_secret_value()
                 try:
                     if not self._remote:
                         Path(self._uri).parent.mkdir(parents=True, exist_ok=True)
+                    options = {"grpc_options": RECONNECT_BACKOFF} if self._remote else {}
                     self._client = MilvusClient(
-                        uri=self._uri, token=str(token or ""), db_name=self._db_name, timeout=self._timeout
+                        uri=self._uri, token=str(token or ""), db_name=self._db_name, timeout=self._timeout, **options
                     )
                 except Exception as exc:
                     raise VectorIndexError(f"cannot open {self.describe()}: {exc}") from exc
