@@ -23,6 +23,7 @@ from ingest.pipeline import Indexer
 from ingest.rebuild import KbFiles, staging_name
 from ingest.reindex import ReindexJob
 from ingest.settings import IngestSettings
+from ingest.storage_errors import disk_full
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
 from ingest.stores.naming import validate_kb_name
@@ -182,6 +183,11 @@ class Components:
                 failpoint("after_swap_marker")
                 files.finish_swap(self.store, sinks)
             self.lexical.commit(kb)  # after a swap: the staging copy's matrix would be thrown away
+        except Exception as exc:
+            full_disk = disk_full(exc, self.settings.data_dir)
+            if full_disk is None:
+                raise
+            raise full_disk from exc
         finally:
             cache.close()
 
