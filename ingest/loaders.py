@@ -181,7 +181,8 @@ def _read(path: Path, limits: FileLimits) -> bytes:
                 raise ParseError(str(path), too_large)
             data = handle.read(limits.max_file_bytes + 1)  # a file still growing is bounded too
     except FileNotFoundError as exc:
-        raise ParseError(str(path), "cannot read file: it no longer exists (deleted or moved after it was listed)") from exc
+        gone = "cannot read file: it no longer exists (deleted or moved after it was listed)"
+        raise ParseError(str(path), gone) from exc
     except OSError as exc:
         raise ParseError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
     too_large = limits.file_too_large(len(data))
