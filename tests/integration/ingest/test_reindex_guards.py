@@ -196,3 +196,29 @@ def test_the_rest_job_refuses_a_mass_delete_unless_the_body_allows_it(
         assert components.store.count("mirror") == chunks
         allowed = job(server.base_url, allow_mass_delete=True)
         assert allowed["state"] == "succeeded" and allowed["summary"]["deleted"] == 3
+
+
+@pytest.mark.slow
+def test_a_killed_full_rebuild_is_never_listed_and_the_next_job_discards_it(tmp_path: Path, docs: Path) -> None:
+    import signal
+    import sqlite3
+
+    data_dir = tmp_path / "data"
+    assert cli(data_dir, "reindex", str(docs), "--kb", "clean", "--workers", "0").returncode == 0
+    killed = cli(
+        data_dir, "reindex", str(docs), "--kb", "clean", "--workers", "0", "--full", RAG_FAILPOINT="after_store_write:2"
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    store = ChromaStore(data_dir / "chroma")
+    assert store.count("_rebuild-clean") > 0  # the copy the killed rebuild was filling
+    listed = cli(data_dir, "kb", "list")
+    assert listed.returncode == 0 and [line.split()[0] for line in listed.stdout.splitlines()] == ["clean"]
+    assert [info.name for info in store.list_kbs()] == ["clean"]
+
+    again = cli(data_dir, "reindex", str(docs), "--kb", "clean", "--workers", "0", "--json")
+    assert again.returncode == 0, again.stderr
+    assert "discarded the copy left by an interrupted full rebuild of 'clean'" in again.stderr
+    assert "_rebuild-clean" not in {c.name for c in store._connect().list_collections()}  # noqa: SLF001
+    assert not (data_dir / "manifests" / "clean.rebuild.sqlite").exists()
+    with sqlite3.connect(data_dir / "lexical" / "lexical.sqlite3") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM chunks WHERE kb = '_rebuild-clean'").fetchone()[0] == 0
