@@ -10,7 +10,7 @@ are packed together so that a heading with one line does not become a chunk of i
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -21,6 +21,10 @@ TokenCounter = Callable[[str], int]
 
 # Merging two blocks can save a few tokens at most (a word-piece joined across the break).
 _MERGE_SLACK = 8
+# Text longer than this is cut into pieces before the splitter sees it, so that splitting (and
+# the token counts it makes) works on one piece at a time; pieces end at a natural boundary.
+SEGMENT_CHARS = 64_000
+_SEGMENT_BREAKS = ("\n\n", "\n", "。", "！", "？", ". ", "! ", "? ", "；", "; ", " ")
 
 # Boundaries in order of preference; ``keep_separator="end"`` leaves punctuation on its sentence.
 SEPARATORS: list[str] = [
@@ -83,19 +87,20 @@ class Chunker:
         )
 
     def chunk(self, doc: ParsedDocument, kb: str) -> list[Chunk]:
-        blocks: list[_Block] = []
-        for section, elements in _sections(doc.elements):
-            blocks.extend(self._section_blocks(section, elements))
-        packed = self._pack(blocks)
-        chunks = []
-        for index, block in enumerate(packed):
+        return list(self.iter_chunks(doc, kb))
+
+    def iter_chunks(self, doc: ParsedDocument, kb: str) -> Iterator[Chunk]:
+        """``chunk``, one chunk at a time: a caller that stops early (a per-file chunk limit)
+        never has the rest of a huge document cut, counted or held."""
+        blocks = (b for section, elements in _sections(doc.elements) for b in self._section_blocks(section, elements))
+        for index, block in enumerate(self._pack(blocks)):
             text = block.text
             if self.heading_prefix and block.section and not text.startswith(block.section):
                 with_heading = f"{block.section}\n{text}"
                 if self._count(with_heading) <= self.size + self.overlap:
                     text = with_heading
             digest = hashlib.sha256(text.encode()).hexdigest()
-            chunks.append(
+            yield (
                 Chunk(
                     chunk_id=hashlib.sha256(f"{doc.doc_id}\x00{index}\x00{digest}".encode()).hexdigest()[:40],
                     kb=kb,
@@ -110,25 +115,22 @@ class Chunker:
                     extra={"file_type": doc.file_type},
                 )
             )
-        return chunks
 
     # -- one section ------------------------------------------------------------------------
-    def _section_blocks(self, section: str | None, elements: list[Element]) -> list[_Block]:
-        blocks: list[_Block] = []
+    def _section_blocks(self, section: str | None, elements: list[Element]) -> Iterator[_Block]:
         run: list[Element] = []
         for element in elements:
             if element.category == "Table":
-                blocks.extend(self._text_blocks(section, run))
+                yield from self._text_blocks(section, run)
                 run = []
-                blocks.extend(self._table_blocks(section, element))
+                yield from self._table_blocks(section, element)
             else:
                 run.append(element)
-        blocks.extend(self._text_blocks(section, run))
-        return blocks
+        yield from self._text_blocks(section, run)
 
-    def _text_blocks(self, section: str | None, elements: list[Element]) -> list[_Block]:
+    def _text_blocks(self, section: str | None, elements: list[Element]) -> Iterator[_Block]:
         if not elements:
-            return []
+            return
         spans: list[tuple[int, int, int | None]] = []  # (start, end, page) of each element in the joined text
         parts: list[str] = []
         offset = 0
@@ -137,17 +139,18 @@ class Chunker:
             spans.append((offset, offset + len(element.text), element.page))
             offset += len(element.text) + 2
         joined = "\n\n".join(parts)
-        tokens = self._count(joined)
-        if tokens <= self.size:  # the common case: no splitter, one count
-            pages = {p for _, _, p in spans if p is not None}
-            return [_Block(text=joined, pages=pages, section=section, tokens=tokens)]
-        blocks = []
-        for piece in self._splitter.create_documents([joined]):
-            start = int(piece.metadata.get("start_index", 0))
-            end = start + len(piece.page_content)
-            pages = {p for s, e, p in spans if p is not None and s < end and e > start}
-            blocks.append(_Block(text=piece.page_content, pages=pages, section=section))
-        return blocks
+        if len(joined) <= SEGMENT_CHARS:
+            tokens = self._count(joined)
+            if tokens <= self.size:  # the common case: no splitter, one count
+                pages = {p for _, _, p in spans if p is not None}
+                yield _Block(text=joined, pages=pages, section=section, tokens=tokens)
+                return
+        for offset, segment in _segments(joined, SEGMENT_CHARS):
+            for piece in self._splitter.create_documents([segment]):
+                start = offset + int(piece.metadata.get("start_index", 0))
+                end = start + len(piece.page_content)
+                pages = {p for s, e, p in spans if p is not None and s < end and e > start}
+                yield _Block(text=piece.page_content, pages=pages, section=section)
 
     def _table_blocks(self, section: str | None, table: Element) -> list[_Block]:
         pages = {table.page} if table.page is not None else set()
@@ -177,12 +180,11 @@ class Chunker:
         return out
 
     # -- across sections --------------------------------------------------------------------
-    def _pack(self, blocks: list[_Block]) -> list[_Block]:
+    def _pack(self, blocks: Iterable[_Block]) -> Iterator[_Block]:
         """Merge neighbouring small blocks (whole sections or tables) while they fit together."""
-        packed: list[_Block] = []
+        last: _Block | None = None
         for block in blocks:
-            if packed:
-                last = packed[-1]
+            if last is not None:
                 # Token counts are close to additive across a paragraph break; a pair clearly over
                 # the size is not counted again (the cost of chunking is mostly these counts).
                 if self._tokens(last) + self._tokens(block) <= self.size + _MERGE_SLACK:
@@ -190,7 +192,7 @@ class Chunker:
                     merged_tokens = self._count(merged_text)
                     if merged_tokens <= self.size:
                         section = last.section if last.section == block.section else (last.section or block.section)
-                        packed[-1] = _Block(
+                        last = _Block(
                             text=merged_text,
                             pages=last.pages | block.pages,
                             section=section,
@@ -198,13 +200,33 @@ class Chunker:
                             tokens=merged_tokens,
                         )
                         continue
-            packed.append(block)
-        return packed
+                yield last
+            last = block
+        if last is not None:
+            yield last
 
     def _tokens(self, block: _Block) -> int:
         if block.tokens is None:
             block.tokens = self._count(block.text)
         return block.tokens
+
+
+def _segments(text: str, limit: int) -> Iterator[tuple[int, str]]:
+    """``(offset, piece)`` of ``text`` in pieces of at most ``limit`` characters, each cut at the
+    best boundary in its second half (a paragraph, a line, a sentence, a space), so that a huge
+    paragraph is split a piece at a time instead of all at once."""
+    start = 0
+    while len(text) - start > limit:
+        cut = -1
+        for separator in _SEGMENT_BREAKS:
+            found = text.rfind(separator, start + limit // 2, start + limit)
+            if found >= 0:
+                cut = found + len(separator)
+                break
+        end = cut if cut > start else start + limit
+        yield start, text[start:end]
+        start = end
+    yield start, text[start:]
 
 
 def _sections(elements: list[Element]) -> list[tuple[str | None, list[Element]]]:

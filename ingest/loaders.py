@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ingest.containers import OLE_SIGNATURE, ole_reason, pdf_reason, zip_reason
 from ingest.errors import ParseError, UnsupportedFormat
+from ingest.limits import FileLimits
 from ingest.offline_nlp import disable_analytics, install_offline_nlp
 from ingest.tables import html_table_to_text
 from ingest.textdecode import decode_text
@@ -30,6 +33,17 @@ _UNMAPPED_GLYPH = re.compile(r"\(cid:\d+\)\s?")
 
 disable_analytics()
 
+
+class _NoOcrLanguageNotice(logging.Filter):
+    """unstructured warns on every PDF that it "defaults to English" when given no language; the
+    language is used only for OCR, which the fast strategy never runs, so the notice is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No languages specified, defaulting to English")
+
+
+logging.getLogger("unstructured").addFilter(_NoOcrLanguageNotice())
+
 # Recorded per file in re-index manifests; a file parsed by an older version is parsed again.
 UNSTRUCTURED_PARSER_VERSION = "unstructured-0.27/askdocs-1"
 PLAIN_TEXT_PARSER_VERSION = "askdocs-plaintext-1"
@@ -45,18 +59,30 @@ def document_id(kb: str, source: str) -> str:
     return hashlib.sha256(f"{kb}\x00{source}".encode()).hexdigest()[:32]
 
 
-def _check_bytes(path: Path, data: bytes, ext: str) -> None:
-    """Reject files whose bytes cannot be what their extension claims, before a parser sees them."""
+def _check_bytes(path: Path, data: bytes, ext: str, limits: FileLimits) -> None:
+    """Reject files whose bytes cannot be what their extension claims, or that unpack to more
+    than ``limits`` allow, before a parser sees them."""
     if not data:
         raise ParseError(str(path), "empty file (0 bytes)")
+    reason: str | None = None
     if ext == ".pdf":
         if not data.lstrip()[:5].startswith(b"%PDF-"):
-            raise ParseError(str(path), "not a PDF (no %PDF- header)")
-        if b"%%EOF" not in data[-2048:]:
-            raise ParseError(str(path), "truncated or damaged PDF (no end-of-file marker)")
-    elif ext in _ZIP_FORMATS and not data.startswith(b"PK\x03\x04"):
-        kind = "plain text" if b"\x00" not in data[:4096] else "some other binary format"
-        raise ParseError(str(path), f"not a valid {_ZIP_FORMATS[ext]} file (expected a zip container, found {kind})")
+            reason = "not a PDF (no %PDF- header)"
+        elif b"%%EOF" not in data[-2048:]:
+            reason = "truncated or damaged PDF (no end-of-file marker)"
+        else:
+            reason = pdf_reason(data, limits)
+    elif ext in _ZIP_FORMATS:
+        kind = _ZIP_FORMATS[ext]
+        if data.startswith(OLE_SIGNATURE):
+            reason = ole_reason(data, kind)
+        elif not data.startswith(b"PK\x03\x04"):
+            found = "plain text" if b"\x00" not in data[:4096] else "some other binary format"
+            reason = f"not a valid {kind} file (expected a zip container, found {found})"
+        else:
+            reason = zip_reason(data, kind, limits)
+    if reason is not None:
+        raise ParseError(str(path), reason)
 
 
 def _partitioner(ext: str) -> Callable[..., list[Any]]:
@@ -147,17 +173,33 @@ def _title(path: Path, elements: list[Element]) -> str:
     return path.stem.replace("_", " ").replace("-", " ").strip() or path.name
 
 
-def load_file(path: str | Path, kb: str) -> ParsedDocument:
+def _read(path: Path, limits: FileLimits) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            too_large = limits.file_too_large(os.fstat(handle.fileno()).st_size)
+            if too_large:
+                raise ParseError(str(path), too_large)
+            data = handle.read(limits.max_file_bytes + 1)  # a file still growing is bounded too
+    except FileNotFoundError as exc:
+        gone = "cannot read file: it no longer exists (deleted or moved after it was listed)"
+        raise ParseError(str(path), gone) from exc
+    except OSError as exc:
+        raise ParseError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
+    too_large = limits.file_too_large(len(data))
+    if too_large:
+        raise ParseError(str(path), too_large)
+    return data
+
+
+def load_file(path: str | Path, kb: str, limits: FileLimits | None = None) -> ParsedDocument:
     """Parse one file into a ``ParsedDocument``; raise ``ParseError`` with a reason a person can act on."""
     path = Path(path).resolve()
+    limits = limits or FileLimits()
     ext = path.suffix.lower()
     if ext not in SUPPORTED_EXTENSIONS:
         raise UnsupportedFormat(str(path), f"unsupported file type {ext or '(none)'!r}")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ParseError(str(path), f"cannot read file: {exc.strerror or exc}") from exc
-    _check_bytes(path, data, ext)
+    data = _read(path, limits)
+    _check_bytes(path, data, ext, limits)
     try:
         elements = _elements(path, data, ext)
     except ParseError:

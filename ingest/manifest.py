@@ -141,6 +141,10 @@ class Manifest:
     def remove(self, path: str) -> None:
         self._db.execute("DELETE FROM files WHERE path = ?", (path,))
 
+    def count(self) -> int:
+        """Files the knowledge base knows of (indexed or failing)."""
+        return int(self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+
     def indexed_chunk_count(self) -> int:
         total = 0
         for (chunk_ids,) in self._db.execute("SELECT chunk_ids FROM files WHERE status = 'indexed'"):

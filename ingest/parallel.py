@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import ParseError
+from ingest.limits import FileLimits
 from ingest.loaders import load_file
 from ingest.types import ParsedDocument
 
@@ -24,21 +26,42 @@ class Parsed:
     error: str | None = None
 
 
-def parse_one(path: str, kb: str) -> Parsed:
+def parse_one(path: str, kb: str, limits: FileLimits | None = None) -> Parsed:
     """Runs in a worker; returns plain data (exceptions with custom fields do not pickle reliably)."""
     try:
-        return Parsed(path, load_file(path, kb))
+        return Parsed(path, load_file(path, kb, limits))
     except ParseError as exc:
         return Parsed(path, None, exc.reason)
     except Exception as exc:  # a parser bug must not kill the batch
         return Parsed(path, None, f"parser failed: {type(exc).__name__}: {exc}")
 
 
+def exit_with_parent() -> None:
+    """Worker initializer: end this worker as soon as the process that started it is gone.
+
+    An idle worker waits on its task queue, which never reports the parent's death (the worker
+    holds both ends of it), so after ``kill -9`` of a job its workers, and the resource tracker
+    that waits for them, would live on. ``multiprocessing.parent_process()`` has a sentinel that
+    becomes ready when the parent exits, however it exits; a thread waits on it.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(70)  # EX_SOFTWARE; nobody is left to read it
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def default_workers() -> int:
     return max(1, (os.cpu_count() or 2) - 1)
 
 
-def parse_files(paths: Iterable[str | Path], kb: str, workers: int | None = None) -> Iterator[Parsed]:
+def parse_files(
+    paths: Iterable[str | Path], kb: str, workers: int | None = None, limits: FileLimits | None = None
+) -> Iterator[Parsed]:
     """Parse files in input order; ``workers=0`` parses in this process.
 
     At most ``2 * workers`` files are in flight, so memory stays flat however many files there are,
@@ -48,20 +71,20 @@ def parse_files(paths: Iterable[str | Path], kb: str, workers: int | None = None
     workers = default_workers() if workers is None else workers
     if workers <= 0 or len(names) <= 2:
         for path in names:
-            yield parse_one(path, kb)
+            yield parse_one(path, kb, limits)
         return
     # spawn: forking a process that already runs torch threads can deadlock.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=exit_with_parent) as pool:
         pending: deque[Future[Parsed]] = deque()
         queue = iter(names)
         for path in queue:
-            pending.append(pool.submit(parse_one, path, kb))
+            pending.append(pool.submit(parse_one, path, kb, limits))
             if len(pending) >= 2 * workers:
                 break
         while pending:
             result = pending.popleft().result()
             next_path = next(queue, None)
             if next_path is not None:
-                pending.append(pool.submit(parse_one, next_path, kb))
+                pending.append(pool.submit(parse_one, next_path, kb, limits))
             yield result

@@ -6,13 +6,16 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Literal, Protocol
 
 from ingest.chunking import Chunker, ChunkingConfig
+from ingest.discovery import discover
 from ingest.embedders.base import Embedder
 from ingest.errors import ParseError
-from ingest.loaders import SUPPORTED_EXTENSIONS, load_file
+from ingest.limits import FileLimits
+from ingest.loaders import load_file
 from ingest.stores.base import MetadataFilter, VectorStore
 from ingest.types import Chunk, Hit, ParsedDocument
 
@@ -20,27 +23,37 @@ log = logging.getLogger(__name__)
 
 # Chunks embedded together. A window is sorted by token count before it is cut into batches, so a
 # wider window pads less: on SciFact, 1,024 chunks pad to 1.02 times the real token count, 256 to
-# 1.09. Documents of a window are written together once it is embedded.
+# 1.09.
 EMBED_WINDOW = 1024
-# Progress is reported per slice of a window: a window of BGE-M3 on a CPU takes minutes.
-PROGRESS_SLICE = 128
+# A window is embedded in slices of one encoder batch, in sorted order (so padding is as for the
+# whole window); progress is reported, and documents whose chunks are all embedded are written,
+# after each slice: a window of BGE-M3 on a CPU takes many minutes.
+PROGRESS_SLICE = 32
 
 
-def embed_window(embedder: Embedder, texts: list[str], progress: ProgressListener) -> dict[str, list[float]]:
-    """Vectors of the distinct ``texts``, each embedded once, longest first in slices.
+def embed_slices(embedder: Embedder, texts: list[str], progress: ProgressListener) -> Iterator[dict[str, list[float]]]:
+    """Vectors of the distinct ``texts``, each embedded once, longest first, one slice at a time.
 
     The whole window is sorted by token count here, since the embedder can only sort what one
     call gives it; slicing the sorted list keeps its batches evenly padded while ``progress``
-    hears of every slice. Duplicates are reported once all are embedded, so the counts add up.
+    hears of every slice, and the caller can write each document as soon as its last chunk is
+    embedded. Duplicates are reported once all are embedded, so the counts add up.
     """
     unique = sorted(dict.fromkeys(texts), key=lambda text: -embedder.count_tokens(text))
-    vectors: dict[str, list[float]] = {}
     for start in range(0, len(unique), PROGRESS_SLICE):
         part = unique[start : start + PROGRESS_SLICE]
-        vectors.update(zip(part, embedder.embed_documents(part), strict=True))
+        vectors = dict(zip(part, embedder.embed_documents(part), strict=True))
         progress.chunks_embedded(len(part))
+        yield vectors
     if len(texts) > len(unique):
         progress.chunks_embedded(len(texts) - len(unique))
+
+
+def embed_window(embedder: Embedder, texts: list[str], progress: ProgressListener) -> dict[str, list[float]]:
+    """Every vector of ``embed_slices``, for callers that write a window at once."""
+    vectors: dict[str, list[float]] = {}
+    for part in embed_slices(embedder, texts, progress):
+        vectors.update(part)
     return vectors
 
 
@@ -127,19 +140,6 @@ class KbIndexSink(ChunkSink, Protocol):
         ...
 
 
-def discover(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files under ``paths`` in a stable order, hidden files and folders left out."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                rel = child.relative_to(path).parts
-                if child.is_file() and not any(part.startswith(".") for part in rel):
-                    yield child
-        else:
-            yield path
-
-
 class Indexer:
     """Writes documents into a knowledge base with one embedder and one store.
 
@@ -156,8 +156,10 @@ class Indexer:
         *,
         embed_batch: int = EMBED_WINDOW,
         sinks: list[ChunkSink] | None = None,
+        limits: FileLimits | None = None,
     ) -> None:
         self.embedder = embedder
+        self.limits = limits or FileLimits()
         self.store = store
         self.sinks = list(sinks or [])
         self.chunker = Chunker(embedder.count_tokens, chunking, max_tokens=embedder.max_input_tokens)
@@ -166,24 +168,20 @@ class Indexer:
     def ingest_paths(
         self, paths: Iterable[str | Path], kb: str, progress: ProgressListener | None = None
     ) -> IngestReport:
-        files = list(discover(paths))
+        """Index files and folders (see ``ingest.discovery`` for what is left out, and why)."""
+        found = discover(paths)
         progress = progress or ProgressListener()
-        progress.files_found(len(files))
+        progress.files_found(len(found.files) + len(found.skipped))
         report = IngestReport(kb=kb, embedding_model=self.embedder.model_id)
         started = time.perf_counter()
         self.store.ensure_kb(kb, self.embedder.model_id, self.embedder.dimension)
+        for skipped in found.skipped:
+            self._record(report, progress, FileOutcome(skipped.path, "skipped", reason=skipped.reason))
 
         def parsed() -> Iterator[ParsedDocument]:
-            for path in files:
-                if not path.exists():
-                    self._record(report, progress, FileOutcome(str(path), "skipped", reason="no such file"))
-                    continue
-                if path.suffix.lower() not in SUPPORTED_EXTENSIONS:
-                    reason = f"unsupported file type {path.suffix.lower() or '(none)'!r}"
-                    self._record(report, progress, FileOutcome(str(path.resolve()), "skipped", reason=reason))
-                    continue
+            for path in found.files:
                 try:
-                    yield load_file(path, kb)
+                    yield load_file(path, kb, self.limits)
                 except ParseError as exc:
                     log.warning("skipped %s: %s", exc.path, exc.reason)
                     self._record(report, progress, FileOutcome(exc.path, "skipped", reason=exc.reason))
@@ -223,7 +221,10 @@ class Indexer:
         pending: list[tuple[ParsedDocument, list[Chunk]]] = []
         pending_chunks = 0
         for doc in docs:
-            chunks = self.chunker.chunk(doc, kb)
+            chunks = list(islice(self.chunker.iter_chunks(doc, kb), self.limits.max_chunks + 1))
+            if len(chunks) > self.limits.max_chunks:
+                self._record(report, progress, FileOutcome(doc.source, "skipped", reason=self.limits.too_many_chunks()))
+                continue
             if not chunks:
                 self._record(report, progress, FileOutcome(doc.source, "skipped", reason="no text to index"))
                 continue

@@ -4,6 +4,11 @@ The swap touches two things (the store's collection and the manifest file), so i
 in a marker file first; any later job on the knowledge base finishes a swap it finds half done.
 Queries see the old index until the swap and the new one after; during the swap itself (a drop
 and a rename) a query may briefly find the knowledge base missing.
+
+A rebuild killed before its swap leaves its copy behind. The copy's name (``_rebuild-<kb>``)
+is one no knowledge base may take, so listings never show it, and the next job of any kind on
+the knowledge base discards it (a rebuild starts again from scratch; the embedding cache keeps
+that from costing the embeddings again).
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from ingest.errors import KnowledgeBaseNotFound
 from ingest.pipeline import KbIndexSink
 from ingest.stores.base import VectorStore
+from ingest.stores.naming import working_copy_name
 
 log = logging.getLogger(__name__)
 
 
 def staging_name(kb: str) -> str:
-    return f"{kb[:54]}-rebuild"
+    return working_copy_name(kb, "rebuild")
 
 
 class KbFiles:
@@ -34,14 +41,21 @@ class KbFiles:
         self.swap_marker = data_dir / "manifests" / f"{kb}.swap.json"
         self.lock = data_dir / "locks" / f"{kb}.lock"
 
-    def discard_staging(self, store: VectorStore, sinks: Sequence[KbIndexSink] = ()) -> None:
-        """Forget a rebuild that never reached its swap."""
+    def discard_staging(self, store: VectorStore, sinks: Sequence[KbIndexSink] = ()) -> bool:
+        """Forget a rebuild that never reached its swap; True when there was one to forget."""
+        found = self.staging_manifest.exists()
         for sink in sinks:
             sink.drop_kb(staging_name(self.kb))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.staging_manifest}{suffix}").unlink(missing_ok=True)
-        if any(info.name == staging_name(self.kb) for info in store.list_kbs()):
+        try:
             store.drop_kb(staging_name(self.kb))
+            found = True
+        except KnowledgeBaseNotFound:
+            pass
+        if found:
+            log.warning("discarded the copy left by an interrupted full rebuild of %r", self.kb)
+        return found
 
     def begin_swap(self) -> None:
         tmp = self.swap_marker.with_suffix(".tmp")

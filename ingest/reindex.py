@@ -15,15 +15,19 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from ingest.chunking import Chunker, ChunkingConfig
+from ingest.deletion_guard import check_deletions
+from ingest.discovery import SkippedPath, check_roots, discover
 from ingest.embedders.base import Embedder
 from ingest.failpoints import failpoint
-from ingest.loaders import SUPPORTED_EXTENSIONS, document_id, parser_version
+from ingest.limits import FileLimits
+from ingest.loaders import document_id, parser_version
 from ingest.manifest import FileRecord, Manifest
 from ingest.parallel import Parsed, parse_files
-from ingest.pipeline import EMBED_WINDOW, FileOutcome, KbIndexSink, ProgressListener, discover, embed_window
+from ingest.pipeline import EMBED_WINDOW, FileOutcome, KbIndexSink, ProgressListener, embed_slices
 from ingest.stores.base import MetadataFilter, VectorStore
 from ingest.types import Chunk, ParsedDocument
 
@@ -46,7 +50,8 @@ class Plan:
     deleted: list[FileRecord] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failing: list[FileRecord] = field(default_factory=list)  # unchanged files that failed before
-    ignored: list[str] = field(default_factory=list)  # unsupported types, never indexed
+    skipped: list[SkippedPath] = field(default_factory=list)  # never indexed: unsupported, links out, ...
+    empty_roots: list[tuple[str, int]] = field(default_factory=list)  # (empty root, files indexed from it)
 
     def to_index(self) -> list[DiskFile]:
         return self.new + self.changed
@@ -73,12 +78,15 @@ class ReindexReport:
     def summary(self) -> dict[str, object]:
         return {
             "kb": self.kb,
+            "ok": self.ok,
+            "status": "ok" if self.ok else "partial",
             "embedding_model": self.embedding_model,
             "new": len(self.plan.new),
             "changed": len(self.plan.changed),
             "deleted": self.deleted,
             "unchanged": len(self.plan.unchanged),
-            "ignored": len(self.plan.ignored),
+            "ignored": len(self.plan.skipped),
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.plan.skipped],
             "indexed": len(self.indexed),
             "failed": [{"path": f.path, "reason": f.reason} for f in self.failed]
             + [{"path": r.path, "reason": r.error} for r in self.plan.failing],
@@ -125,8 +133,12 @@ class ReindexJob:
         embed_batch: int = EMBED_WINDOW,
         sinks: Sequence[KbIndexSink] = (),
         collection: str | None = None,
+        max_delete_share: float = 0.5,
+        limits: FileLimits | None = None,
     ) -> None:
         self.kb = kb
+        self.max_delete_share = max_delete_share
+        self.limits = limits or FileLimits()
         # Where chunks are written; differs from ``kb`` while a full rebuild fills a staging copy.
         # Document and chunk ids always derive from ``kb`` so the copy can take its place as is.
         self.collection = collection or kb
@@ -191,18 +203,18 @@ class ReindexJob:
 
     # -- plan ------------------------------------------------------------------------------
     def plan(self, roots: Iterable[str | Path], *, verify: bool = False, delete_missing: bool = True) -> Plan:
-        root_list = [str(Path(r).resolve()) for r in roots]
-        plan = Plan()
+        """What a job over ``roots`` would do; ``RootUnavailable`` when a root is missing or unreadable."""
+        roots = list(roots)
+        found = discover(roots)
+        root_list = [str(Path(r).expanduser().resolve()) for r in roots]
+        plan = Plan(skipped=found.skipped)
         on_disk: set[str] = set()
-        for found in discover(root_list):
-            path = str(found.resolve())
-            if found.suffix.lower() not in SUPPORTED_EXTENSIONS:
-                plan.ignored.append(path)
-                continue
+        for file in found.files:
+            path = str(file)
             try:
-                stat = found.stat()
+                stat = file.stat()
             except OSError:
-                continue
+                continue  # gone since it was listed: handled as deleted below
             on_disk.add(path)
             disk = DiskFile(path, stat.st_size, stat.st_mtime_ns)
             record = self.manifest.get(path)
@@ -218,8 +230,25 @@ class ReindexJob:
             else:
                 plan.changed.append(disk)
         if delete_missing:
-            plan.deleted = [r for r in self.manifest.all() if _under(r.path, root_list) and r.path not in on_disk]
+            records = list(self.manifest.all())
+            plan.deleted = [
+                r
+                for r in records
+                if _under(r.path, root_list) and r.path not in on_disk and not _under(r.path, found.unreadable)
+            ]
+            plan.empty_roots = [(root, sum(_under(r.path, [root]) for r in records)) for root in found.empty_roots]
         return plan
+
+    def check_deletions(self, plan: Plan, *, allow_mass_delete: bool = False) -> None:
+        """Raise ``MassDeleteRefused`` when ``plan`` would delete too much (see ``ingest.deletion_guard``)."""
+        check_deletions(
+            self.kb,
+            deleting=len(plan.deleted),
+            known=self.manifest.count(),
+            empty_roots=plan.empty_roots,
+            max_share=self.max_delete_share,
+            allow=allow_mass_delete,
+        )
 
     # -- run -------------------------------------------------------------------------------
     def run(
@@ -228,15 +257,24 @@ class ReindexJob:
         *,
         verify: bool = False,
         delete_missing: bool = True,
+        allow_mass_delete: bool = False,
         progress: ProgressListener | None = None,
     ) -> ReindexReport:
+        """Bring the knowledge base in line with ``roots``.
+
+        Raises ``RootUnavailable`` (a root is missing or unreadable) or ``MassDeleteRefused``
+        (see ``check_deletions``) before anything is deleted or written.
+        """
         started = time.perf_counter()
         progress = progress or ProgressListener()
+        roots = list(roots)
+        check_roots(roots)  # before anything is created or repaired
         self.store.ensure_kb(self.collection, self.embedder.model_id, self.embedder.dimension)
         for sink in self.sinks:
             sink.ensure_kb(self.collection)
         repaired = self.reconcile()
         plan = self.plan(roots, verify=verify, delete_missing=delete_missing)
+        self.check_deletions(plan, allow_mass_delete=allow_mass_delete)
         report = ReindexReport(kb=self.kb, embedding_model=self.embedder.model_id, plan=plan, repaired=repaired)
         progress.files_found(len(plan.to_index()))
         for record in plan.deleted:
@@ -245,10 +283,10 @@ class ReindexJob:
             self._remove_document(record.doc_id)
             self.manifest.remove(record.path)
             report.deleted += 1
-        parsed = parse_files([f.path for f in plan.to_index()], self.kb, self.workers)
+        parsed = parse_files([f.path for f in plan.to_index()], self.kb, self.workers, self.limits)
         sizes = {f.path: f for f in plan.to_index()}
         for batch in self._batches(parsed, sizes, report, progress):
-            self._write_batch(batch, sizes, report, progress)
+            self._embed_and_write(batch, sizes, report, progress)
         hits = getattr(self.embedder, "hits", None)
         report.cache_hits = int(hits) if isinstance(hits, int) else 0
         report.seconds = time.perf_counter() - started
@@ -268,7 +306,10 @@ class ReindexJob:
             if result.document is None:
                 self._record_failure(files[result.path], result.error or "unreadable", report, progress)
                 continue
-            chunks = self.chunker.chunk(result.document, self.kb)
+            chunks = list(islice(self.chunker.iter_chunks(result.document, self.kb), self.limits.max_chunks + 1))
+            if len(chunks) > self.limits.max_chunks:
+                self._record_failure(files[result.path], self.limits.too_many_chunks(), report, progress)
+                continue
             if not chunks:
                 self._record_failure(files[result.path], "no text to index", report, progress)
                 continue
@@ -301,18 +342,44 @@ class ReindexJob:
             )
         )
 
-    def _write_batch(
+    def _embed_and_write(
         self,
         batch: list[tuple[ParsedDocument, list[Chunk]]],
         files: dict[str, DiskFile],
         report: ReindexReport,
         progress: ProgressListener,
     ) -> None:
+        """Embed a window slice by slice, writing each document as soon as its last chunk is
+        embedded: files complete (and progress moves) during a window, not only at its end."""
         failpoint("before_embed")
-        vectors = embed_window(self.embedder, [c.text for _, chunks in batch for c in chunks], progress)
-        failpoint("after_embed")
+        missing = [{c.text for c in chunks} for _, chunks in batch]
+        waiting: dict[str, list[int]] = {}
+        for index, texts in enumerate(missing):
+            for text in texts:
+                waiting.setdefault(text, []).append(index)
+        vectors: dict[str, list[float]] = {}
+        for part in embed_slices(self.embedder, [c.text for _, chunks in batch for c in chunks], progress):
+            failpoint("after_embed")
+            vectors.update(part)
+            complete = []
+            for text in part:
+                for index in waiting.pop(text, []):
+                    missing[index].discard(text)
+                    if not missing[index]:
+                        complete.append(index)
+            if complete:
+                self._write_documents([batch[i] for i in sorted(complete)], vectors, files, report, progress)
         report.chunks_embedded += sum(len(chunks) for _, chunks in batch)
-        # Writes are batched (one store upsert per embedding batch) and ordered for crash safety:
+
+    def _write_documents(
+        self,
+        batch: list[tuple[ParsedDocument, list[Chunk]]],
+        vectors: dict[str, list[float]],
+        files: dict[str, DiskFile],
+        report: ReindexReport,
+        progress: ProgressListener,
+    ) -> None:
+        # Writes are batched (one store upsert per embedded slice) and ordered for crash safety:
         # every document of the batch is marked "writing" first, so a crash anywhere below leaves
         # markers that ``reconcile`` turns back into a clean state before the next run.
         records: list[FileRecord] = []

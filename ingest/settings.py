@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ingest.limits import MB, FileLimits
+
 BUNDLED_MODEL = "bundled:all-minilm-l6-v2"
 
 
@@ -75,6 +77,33 @@ class ChunkingSettings(BaseModel):
     heading_prefix: bool = True
 
 
+class IngestJobSettings(BaseModel):
+    """``RAG_INGEST__*``: limits that keep one file, or one job, from harming a knowledge base."""
+
+    max_delete_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="a re-index job that would delete more than this share of a knowledge base's files refuses "
+        "(unless --allow-mass-delete); 1 turns the check off",
+    )
+    max_file_mb: float = Field(100.0, gt=0, description="files larger than this are skipped with a reason")
+    max_unpacked_mb: float = Field(
+        256.0,
+        gt=0,
+        description="DOCX/PPTX/XLSX parts or compressed PDF streams that expand past this are skipped "
+        "(decompression bombs)",
+    )
+    max_chunks_per_file: int = Field(5000, ge=1, description="a file that would make more chunks is skipped")
+
+    def file_limits(self) -> FileLimits:
+        return FileLimits(
+            max_file_bytes=int(self.max_file_mb * MB),
+            max_unpacked_bytes=int(self.max_unpacked_mb * MB),
+            max_chunks=self.max_chunks_per_file,
+        )
+
+
 class IngestSettings(BaseSettings):
     """Settings for reading and writing knowledge bases."""
 
@@ -91,6 +120,7 @@ class IngestSettings(BaseSettings):
     embedding: EmbeddingSettings = EmbeddingSettings()
     store: StoreSettings = StoreSettings()
     chunking: ChunkingSettings = ChunkingSettings()
+    ingest: IngestJobSettings = IngestJobSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -11,12 +11,14 @@ from typing import Annotated, Literal
 
 import typer
 
-from ingest.errors import IngestError
+from ingest.deletion_guard import MassDeleteRefused
+from ingest.discovery import RootUnavailable, check_roots
+from ingest.errors import IngestError, InvalidKnowledgeBaseName
 from ingest.locking import JobLocked
 from rag import cli_output as ui
 from rag.cli_keys import app as keys_app
 from rag.cli_migrate import register_migrate
-from rag.components import Components, build_components
+from rag.components import Components, build_components, kb_lock
 from rag.errors import RagError
 from rag.eval.cli import eval_app
 from rag.events import AnswerEvent, DoneEvent, ReasoningEvent, SourcesEvent, WarningEvent
@@ -35,6 +37,7 @@ app.add_typer(eval_app, name="eval")
 EXIT_PARTIAL = 2  # some files were skipped; the rest were indexed
 EXIT_FAILED = 1  # the job could not run
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another job holds the knowledge base; try later
+REFUSALS = (RootUnavailable, MassDeleteRefused, InvalidKnowledgeBaseName)  # refused before any change
 
 DEMO_QUESTION = "How long is the standard warranty on Northwind robots?"
 KbOption = Annotated[str, typer.Option("--kb", help="knowledge base name (letters, digits, '_' or '-')")]
@@ -56,6 +59,17 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log more
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("rag.progress").setLevel(logging.INFO)  # normal progress, shown without --verbose
+
+
+def _job_failed(kb: str, exc: Exception, code: int, as_json: bool) -> None:
+    """Say why a job did not run (or stopped): a line on stderr and, with ``--json``, a summary."""
+    ui.err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    if as_json:
+        status = {EXIT_LOCKED: "locked"}.get(code, "refused" if isinstance(exc, REFUSALS) else "failed")
+        summary = {"kb": kb, "ok": False, "status": status, "error": str(exc), "exit_code": code}
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+    raise typer.Exit(code)
 
 
 def _run_job(
@@ -69,22 +83,36 @@ def _run_job(
     workers: int | None = None,
     job: str = "reindex",
     full: bool = False,
+    allow_mass_delete: bool = False,
 ) -> None:
     settings = get_settings()
     try:
-        components = _components(settings)
-        with components.reindex_job(kb, workers=workers, job=job, full=full) as reindex:
-            if dry_run:
-                plan = reindex.plan(paths, verify=verify, delete_missing=delete_missing)
-                ui.print_plan(plan, as_json)
-                return
-            with ui.progress_for(ui.err) as progress:
-                report = reindex.run(paths, verify=verify, delete_missing=delete_missing, progress=progress)
+        check_roots(paths)  # a folder that is gone is told before anything loads
+        with kb_lock(settings, kb, job):  # and so is a busy knowledge base
+            components = _components(settings)
+            with components.locked_job(kb, workers=workers, full=full) as reindex:
+                if dry_run:
+                    plan = reindex.plan(paths, verify=verify, delete_missing=delete_missing)
+                    try:
+                        reindex.check_deletions(plan, allow_mass_delete=allow_mass_delete)
+                        refusal = None
+                    except MassDeleteRefused as exc:
+                        refusal = str(exc)
+                    ui.print_plan(plan, as_json, refusal=refusal)
+                    return
+                with ui.progress_for(ui.err) as progress:
+                    report = reindex.run(
+                        paths,
+                        verify=verify,
+                        delete_missing=delete_missing,
+                        allow_mass_delete=allow_mass_delete,
+                        progress=progress,
+                    )
     except JobLocked as exc:
-        ui.err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_LOCKED) from None
+        _job_failed(kb, exc, EXIT_LOCKED, as_json)
+        return
     except (IngestError, RagError) as exc:
-        _fail(exc)
+        _job_failed(kb, exc, EXIT_FAILED, as_json)
         return
     if as_json:
         sys.stdout.write(json.dumps(report.summary(), ensure_ascii=False) + "\n")
@@ -126,16 +154,33 @@ def reindex(
     full: Annotated[
         bool, typer.Option("--full", help="rebuild from scratch into a copy and switch over only when complete")
     ] = False,
+    allow_mass_delete: Annotated[
+        bool,
+        typer.Option(
+            "--allow-mass-delete",
+            help="delete even when a folder is empty or more than RAG_INGEST__MAX_DELETE_SHARE of the files are gone",
+        ),
+    ] = False,
     as_json: JsonOption = False,
     workers: WorkersOption = None,
 ) -> None:
     """Bring a knowledge base in line with folders: index new and changed files, remove deleted ones.
 
-    Incremental and crash-safe: an interrupted job is repaired by the next run. Exit codes as
-    for ``ingest``.
+    Incremental and crash-safe: an interrupted job is repaired by the next run. A folder that
+    does not exist, or an empty one the knowledge base has files from, is an error that deletes
+    nothing, and so is a job that would delete more than RAG_INGEST__MAX_DELETE_SHARE of the
+    knowledge base (unless --allow-mass-delete). Exit codes as for ``ingest``.
     """
     _run_job(
-        paths, kb, delete_missing=True, verify=verify, dry_run=dry_run, as_json=as_json, workers=workers, full=full
+        paths,
+        kb,
+        delete_missing=True,
+        verify=verify,
+        dry_run=dry_run,
+        as_json=as_json,
+        workers=workers,
+        full=full,
+        allow_mass_delete=allow_mass_delete,
     )
 
 

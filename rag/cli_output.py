@@ -12,7 +12,14 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ingest.embedders.factory import EmbedderChoice
@@ -47,6 +54,8 @@ class RichProgress(ProgressListener):
             MofNCompleteColumn(),
             TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
             console=console,
             transient=False,
         )
@@ -103,8 +112,23 @@ def print_footer(response: AskResponse) -> None:
     out.print(f"[dim]retrieval {t.retrieval_ms:.0f} ms{ttft}, total {t.total_ms:.0f} ms[/dim]")
 
 
+def human_duration(seconds: float) -> str:
+    """A duration a person reads at a glance: ``"400 ms"``, ``"2.7 s"``, ``"12 min 34 s"``, ``"2 h 02 min"``."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
 class LogProgress(ProgressListener):
-    """Plain periodic log lines for schedulers and CI, where a live bar would be noise."""
+    """Plain periodic log lines (INFO, logger ``rag.progress``) for schedulers and CI, where a live
+    bar would be noise. The estimate of the time left assumes the files left take as long each as
+    the files done so far."""
 
     def __init__(self, every_s: float = 10.0) -> None:
         self.log = logging.getLogger("rag.progress")
@@ -117,7 +141,7 @@ class LogProgress(ProgressListener):
 
     def files_found(self, total: int) -> None:
         self.total = total
-        self.log.warning("%d file(s) to index", total)
+        self.log.info("%d file(s) to index", total)
 
     def file_done(self, outcome: FileOutcome) -> None:
         self.files += 1
@@ -135,9 +159,16 @@ class LogProgress(ProgressListener):
             self.last = now
             elapsed = max(now - self.started, 1e-9)
             rate = self.chunks / elapsed
-            eta = (self.total - self.files) * elapsed / self.files if self.files else 0.0
-            self.log.warning(
-                "%d/%d files, %d chunks, %.1f chunks/s, ETA %.0f s", self.files, self.total, self.chunks, rate, eta
+            left = self.total - self.files
+            eta = human_duration(left * elapsed / self.files) if self.files and left else "unknown" if left else "0 s"
+            self.log.info(
+                "%d/%d files, %d chunks, %.1f chunks/s, %s elapsed, ETA %s",
+                self.files,
+                self.total,
+                self.chunks,
+                rate,
+                human_duration(elapsed),
+                eta,
             )
 
 
@@ -151,23 +182,30 @@ def progress_for(console: Console) -> Iterator[ProgressListener]:
         yield LogProgress()
 
 
-def print_plan(plan: Plan, as_json: bool) -> None:
-    groups = {
+def print_plan(plan: Plan, as_json: bool, refusal: str | None = None) -> None:
+    """The plan of a ``--dry-run``; ``refusal`` says why a real run would refuse to delete."""
+    groups: dict[str, list[str]] = {
         "new": [f.path for f in plan.new],
         "changed": [f.path for f in plan.changed],
         "deleted": [r.path for r in plan.deleted],
         "unchanged": plan.unchanged,
         "failing": [r.path for r in plan.failing],
-        "ignored": plan.ignored,
     }
+    skipped = [{"path": s.path, "reason": s.reason} for s in plan.skipped]
     if as_json:
-        sys.stdout.write(json.dumps(groups, ensure_ascii=False) + "\n")
+        body: dict[str, object] = {**groups, "skipped": skipped, "refused": refusal}
+        sys.stdout.write(json.dumps(body, ensure_ascii=False) + "\n")
         return
     for name, paths in groups.items():
         out.print(f"[bold]{name}[/bold]: {len(paths)}")
         if name != "unchanged":
             for path in paths:
                 out.print(f"  {path}", highlight=False)
+    out.print(f"[bold]skipped[/bold]: {len(skipped)}")
+    for item in plan.skipped:
+        out.print(f"  {item.path}: {item.reason}", highlight=False)
+    if refusal:
+        err.print(f"[red]a run would refuse:[/red] {refusal}", highlight=False)
 
 
 def print_reindex_report(report: ReindexReport) -> None:
@@ -184,13 +222,16 @@ def print_reindex_report(report: ReindexReport) -> None:
         table.add_row("[yellow]failed (unchanged)[/yellow]", Path(r.path).name, "", r.error or "")
     for r in report.plan.deleted:
         table.add_row("[red]deleted[/red]", Path(r.path).name, "", "")
+    for s in report.plan.skipped:
+        table.add_row("[dim]skipped[/dim]", s.path, "", s.reason)
     out.print(table)
     for line in report.repaired:
         err.print(f"[yellow]repaired after an interrupted job:[/yellow] {line}")
     failed = len(report.failed) + len(report.plan.failing)
     out.print(
         f"indexed {len(report.indexed)} file(s), failed {failed}, deleted {report.deleted}, "
-        f"unchanged {len(report.plan.unchanged)}; {report.chunks_written} chunks written "
-        f"({report.cache_hits} embeddings from cache) in {report.seconds:.1f} s "
+        f"unchanged {len(report.plan.unchanged)}, skipped {len(report.plan.skipped)}; "
+        f"{report.chunks_written} chunks written "
+        f"({report.cache_hits} embeddings from cache) in {human_duration(report.seconds)} "
         f"({report.chunks_written / report.seconds if report.seconds else 0:.1f} chunks/s)"
     )

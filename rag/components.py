@@ -22,6 +22,8 @@ from ingest.manifest import Manifest
 from ingest.pipeline import Indexer
 from ingest.rebuild import KbFiles, staging_name
 from ingest.reindex import ReindexJob
+from ingest.settings import IngestSettings
+from ingest.storage_errors import disk_full
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
 from ingest.stores.naming import validate_kb_name
@@ -33,6 +35,14 @@ from rag.retrieval import Retriever
 from rag.settings import RagSettings
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def kb_lock(settings: IngestSettings, kb: str, job: str) -> Iterator[KbLock]:
+    """Hold ``kb``'s job lock (``JobLocked`` at once when another job has it); nothing is loaded first."""
+    validate_kb_name(kb)
+    with KbLock(KbFiles(settings.data_dir, kb).lock, kb, job=job) as lock:
+        yield lock
 
 
 def make_store(settings: RagSettings) -> VectorStore:
@@ -116,7 +126,13 @@ class Components:
 
     def indexer(self) -> Indexer:
         """For documents that are not files (evaluation corpora); files go through ``reindex_job``."""
-        return Indexer(self.embedder, self.store, self.chunking_config(), sinks=[self.lexical])
+        return Indexer(
+            self.embedder,
+            self.store,
+            self.chunking_config(),
+            sinks=[self.lexical],
+            limits=self.settings.ingest.file_limits(),
+        )
 
     def chunking_config(self) -> ChunkingConfig:
         chunking = self.settings.chunking
@@ -135,33 +151,45 @@ class Components:
         ``full`` builds a staging copy from scratch and swaps it in when the ``with`` block ends
         without error, so queries never see a half-built index.
         """
+        with kb_lock(self.settings, kb, job), self.locked_job(kb, workers=workers, full=full) as reindex:
+            yield reindex
+
+    @contextmanager
+    def locked_job(self, kb: str, *, workers: int | None = None, full: bool = False) -> Iterator[ReindexJob]:
+        """``reindex_job`` for a caller that already holds ``kb_lock`` (the CLI takes it before the
+        embedding model loads, so a refused job is told at once)."""
         validate_kb_name(kb)
         files = KbFiles(self.settings.data_dir, kb)
         sinks = [self.lexical]
-        with KbLock(files.lock, kb, job=job):
-            files.finish_swap(self.store, sinks)  # a crash mid-swap is completed before anything else
+        files.finish_swap(self.store, sinks)  # a crash mid-swap is completed before anything else
+        files.discard_staging(self.store, sinks)  # a rebuild killed before its swap starts again
+        cache = EmbeddingCache(self.settings.data_dir / "embedding_cache.sqlite")
+        try:
+            with Manifest(files.staging_manifest if full else files.manifest) as manifest:
+                yield ReindexJob(
+                    kb,
+                    CachedEmbedder(self.embedder, cache),
+                    self.store,
+                    manifest,
+                    chunking=self.chunking_config(),
+                    workers=workers,
+                    sinks=sinks,
+                    collection=staging_name(kb) if full else None,
+                    max_delete_share=self.settings.ingest.max_delete_share,
+                    limits=self.settings.ingest.file_limits(),
+                )
             if full:
-                files.discard_staging(self.store, sinks)
-            cache = EmbeddingCache(self.settings.data_dir / "embedding_cache.sqlite")
-            try:
-                with Manifest(files.staging_manifest if full else files.manifest) as manifest:
-                    yield ReindexJob(
-                        kb,
-                        CachedEmbedder(self.embedder, cache),
-                        self.store,
-                        manifest,
-                        chunking=self.chunking_config(),
-                        workers=workers,
-                        sinks=sinks,
-                        collection=staging_name(kb) if full else None,
-                    )
-                if full:
-                    files.begin_swap()
-                    failpoint("after_swap_marker")
-                    files.finish_swap(self.store, sinks)
-                self.lexical.commit(kb)  # after a swap: the staging copy's matrix would be thrown away
-            finally:
-                cache.close()
+                files.begin_swap()
+                failpoint("after_swap_marker")
+                files.finish_swap(self.store, sinks)
+            self.lexical.commit(kb)  # after a swap: the staging copy's matrix would be thrown away
+        except Exception as exc:
+            full_disk = disk_full(exc, self.settings.data_dir)
+            if full_disk is None:
+                raise
+            raise full_disk from exc
+        finally:
+            cache.close()
 
     def embedding_status(self) -> dict[str, Any]:
         choice = self.embedder_choice

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ingest.deletion_guard import MassDeleteRefused
+from ingest.discovery import RootUnavailable
 from ingest.locking import JobLocked
 from ingest.pipeline import FileOutcome, ProgressListener
 from rag.components import Components
@@ -84,7 +86,14 @@ class JobManager:
         return max(jobs, key=lambda j: j.created_at) if jobs else None
 
     def start(
-        self, kb: str, paths: builtins.list[Path], *, delete_missing: bool, full: bool = False, kind: str = "reindex"
+        self,
+        kb: str,
+        paths: builtins.list[Path],
+        *,
+        delete_missing: bool,
+        full: bool = False,
+        kind: str = "reindex",
+        allow_mass_delete: bool = False,
     ) -> JobStatus:
         status = JobStatus(id=uuid.uuid4().hex, kb=kb, kind=kind)
         with self._lock:
@@ -93,7 +102,10 @@ class JobManager:
                 for old in sorted(self._jobs.values(), key=lambda j: j.created_at)[: len(self._jobs) - self.keep]:
                     self._jobs.pop(old.id, None)
         thread = threading.Thread(
-            target=self._run, args=(status, paths, delete_missing, full), name=f"job-{status.id[:8]}", daemon=True
+            target=self._run,
+            args=(status, paths, delete_missing, full, allow_mass_delete),
+            name=f"job-{status.id[:8]}",
+            daemon=True,
         )
         thread.start()
         return status
@@ -103,7 +115,9 @@ class JobManager:
         with self.components.reindex_job(kb, workers=0, job="delete") as job:
             return action(job)
 
-    def _run(self, status: JobStatus, paths: builtins.list[Path], delete_missing: bool, full: bool) -> None:
+    def _run(
+        self, status: JobStatus, paths: builtins.list[Path], delete_missing: bool, full: bool, allow_mass_delete: bool
+    ) -> None:
         status.state = "running"
         status.started_at = time.time()
         listener: ProgressListener = _Listener(status)
@@ -111,12 +125,14 @@ class JobManager:
             listener = Tee(listener, self.ingest_metrics)
         try:
             with self.components.reindex_job(status.kb, job=status.kind, full=full) as job:
-                report = job.run(paths, delete_missing=delete_missing, progress=listener)
+                report = job.run(
+                    paths, delete_missing=delete_missing, allow_mass_delete=allow_mass_delete, progress=listener
+                )
             status.summary = report.summary()
             status.state = "succeeded" if report.ok else "partial"
             if self.ingest_metrics is not None:
                 self.ingest_metrics.record_job(report.seconds, "ok" if report.ok else "partial")
-        except JobLocked as exc:
+        except (JobLocked, RootUnavailable, MassDeleteRefused) as exc:  # refused before any change: said as is
             status.state, status.message = "failed", str(exc)
         except Exception as exc:  # reported through the job status, never lost
             log.exception("job %s failed", status.id)

@@ -28,6 +28,9 @@ UPLOAD_PATH = re.compile(r"^/kbs/[^/]+/documents$")  # the one route whose bodie
 class ReindexRequest(BaseModel):
     paths: list[str] = Field(default_factory=list, description="folders on the server to mirror; default: uploads")
     full: bool = Field(False, description="rebuild into a copy and switch over when complete")
+    allow_mass_delete: bool = Field(
+        False, description="delete even when a folder is empty or more than ingest.max_delete_share of the files went"
+    )
 
 
 def _jobs(request: Request) -> JobManager:
@@ -144,7 +147,7 @@ def build_router() -> APIRouter:
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             raise BadRequest(f"no such path on the server: {', '.join(missing)}")
-        status = jobs.start(kb, paths, delete_missing=True, full=body.full)
+        status = jobs.start(kb, paths, delete_missing=True, full=body.full, allow_mass_delete=body.allow_mass_delete)
         return JSONResponse({"job": status.to_dict()}, status_code=202)
 
     @router.get("/jobs/{job_id}")

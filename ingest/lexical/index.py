@@ -25,7 +25,7 @@ import numpy as np
 
 from ingest.lexical.corpus import ChunkCorpus, Row, with_title
 from ingest.lexical.tokenize import Tokenizer
-from ingest.stores.naming import validate_kb_name
+from ingest.stores.naming import validate_store_name
 from ingest.types import Chunk, Hit
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class LexicalIndex:
 
     # -- writes (ChunkSink) ------------------------------------------------------------------
     def replace_document(self, kb: str, doc_id: str, chunks: list[Chunk]) -> None:
-        validate_kb_name(kb)
+        validate_store_name(kb)
         self._check_tokenizer(kb)
         terms = self._encode([self._indexed_text(c) for c in chunks])
         rows = [Row(c.chunk_id, c.doc_id, c.text, t, c.metadata()) for c, t in zip(chunks, terms, strict=True)]
@@ -79,10 +79,10 @@ class LexicalIndex:
 
     def delete_document(self, kb: str, doc_id: str) -> int:
         """Remove a document's chunks; returns how many there were."""
-        return self.corpus.delete_document(validate_kb_name(kb), doc_id)
+        return self.corpus.delete_document(validate_store_name(kb), doc_id)
 
     def drop_kb(self, kb: str) -> None:
-        validate_kb_name(kb)
+        validate_store_name(kb)
         with self._lock:
             self.corpus.drop_kb(kb)
             self._matrices.pop(kb, None)
@@ -90,12 +90,12 @@ class LexicalIndex:
 
     def ensure_kb(self, kb: str) -> None:
         """Record ``kb`` as indexed (empty), e.g. a staging copy about to be filled."""
-        self.corpus.ensure_kb(validate_kb_name(kb), self.fingerprint)
+        self.corpus.ensure_kb(validate_store_name(kb), self.fingerprint)
 
     def replace_kb(self, kb: str, staging: str) -> None:
         """Swap a rebuilt ``staging`` copy in as ``kb`` (idempotent, see ``ChunkCorpus.replace_kb``)."""
-        validate_kb_name(kb)
-        validate_kb_name(staging)
+        validate_store_name(kb)
+        validate_store_name(staging)
         with self._lock:
             if self.corpus.replace_kb(kb, staging):
                 self._matrices.pop(kb, None)
@@ -106,7 +106,7 @@ class LexicalIndex:
     def backfill(self, kb: str, hits: Iterable[Hit]) -> int:
         """Add chunks that are already in the vector store (e.g. ``store.export``), for a knowledge
         base created before it had a lexical index. Returns how many chunks were added."""
-        validate_kb_name(kb)
+        validate_store_name(kb)
         self._check_tokenizer(kb)
         added = 0
         batch: list[Hit] = []
@@ -139,8 +139,7 @@ class LexicalIndex:
         return [" ".join(self.tokenizer(t)) for t in texts]
 
     def _fit(self, rows: list[str]) -> Any:
-        import bm25s
-
+        bm25s = _bm25s()
         p = self.params
         model = bm25s.BM25(k1=p.k1, b=p.b, method=p.method)
         model.index([r.split() for r in rows], show_progress=False)
@@ -156,8 +155,7 @@ class LexicalIndex:
         model.save(str(folder), show_progress=False)
 
     def _load_model(self, folder: Path) -> Any:
-        import bm25s
-
+        bm25s = _bm25s()
         return bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
 
     # -- reads -------------------------------------------------------------------------------
@@ -174,7 +172,7 @@ class LexicalIndex:
 
     def search(self, kb: str, query: str, top_k: int) -> list[Hit]:
         """Best ``top_k`` chunks by BM25, best first; chunks sharing no term with the query are left out."""
-        validate_kb_name(kb)
+        validate_store_name(kb)
         matrix = self._matrix(kb)
         if matrix.model is None or top_k <= 0:
             return []
@@ -261,3 +259,12 @@ class LexicalIndex:
 
     def close(self) -> None:
         self.corpus.close()
+
+
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG when imported, which lets every index build through
+    # whatever level the application chose: make it follow the application's configuration.
+    logging.getLogger("bm25s").setLevel(logging.NOTSET)
+    return bm25s

@@ -10,7 +10,7 @@ from typing import Any
 
 from ingest.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound, VectorIndexError
 from ingest.stores.base import HnswParams, MetadataFilter
-from ingest.stores.naming import collection_name, validate_kb_name
+from ingest.stores.naming import collection_name, is_working_copy, validate_store_name
 from ingest.types import Chunk, Hit, KnowledgeBaseInfo
 
 _MODEL_KEY = "embedding_model"
@@ -110,7 +110,7 @@ class ChromaStore:
 
     # -- knowledge bases --------------------------------------------------------------------
     def ensure_kb(self, kb: str, embedding_model: str, dimension: int) -> KnowledgeBaseInfo:
-        validate_kb_name(kb)
+        validate_store_name(kb)
         try:
             return self._check_model(kb, self.kb_info(kb), embedding_model, dimension)
         except KnowledgeBaseNotFound:
@@ -148,7 +148,7 @@ class ChromaStore:
         infos = []
         for collection in client.list_collections():
             meta = collection.metadata or {}
-            if _MODEL_KEY in meta and _KB_KEY in meta:
+            if _MODEL_KEY in meta and _KB_KEY in meta and not is_working_copy(str(meta[_KB_KEY])):
                 infos.append(_info_from_collection(str(meta[_KB_KEY]), collection))
         return sorted(infos, key=lambda info: info.name)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ingest.errors import IngestError, KnowledgeBaseNotFound, VectorIndexError
 from ingest.stores.base import VectorStore
-from ingest.stores.naming import validate_kb_name
+from ingest.stores.naming import validate_kb_name, working_copy_name
 from ingest.types import Chunk, Hit
 
 _CORE_KEYS = frozenset({"kb", "doc_id", "source", "title", "chunk_index", "content_hash", "pages", "section"})
@@ -48,8 +48,8 @@ class MigrationReport:
 
 
 def migration_staging_name(kb: str) -> str:
-    """Where the copy is built on the target (not ``-rebuild``: a full re-index may be using that)."""
-    return f"{kb[:54]}-migrate"
+    """Where the copy is built on the target (not the rebuild copy: a full re-index may be using that)."""
+    return working_copy_name(kb, "migrate")
 
 
 def hit_to_chunk(hit: Hit, kb: str) -> Chunk:
@@ -125,8 +125,6 @@ def migrate_kb(
     if existed and not replace:
         raise KnowledgeBaseExists(name, _describe(target))
     staging = migration_staging_name(name)
-    if staging == name:
-        raise ValueError(f"knowledge base name {name!r} is reserved for migration staging copies")
     if _exists(target, staging):  # left by an interrupted migration
         target.drop_kb(staging)
     target.ensure_kb(staging, info.embedding_model, info.dimension)

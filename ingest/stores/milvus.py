@@ -54,7 +54,7 @@ from ingest.stores.milvus_filters import (
     ids_expr,
     milvus_expr,
 )
-from ingest.stores.naming import collection_name, kb_from_collection, validate_kb_name
+from ingest.stores.naming import collection_name, is_working_copy, kb_from_collection, validate_store_name
 from ingest.stores.vendor_logging import adopt
 from ingest.types import Chunk, Hit, KnowledgeBaseInfo
 
@@ -189,7 +189,7 @@ class MilvusStore:
 
     # -- knowledge bases --------------------------------------------------------------------
     def ensure_kb(self, kb: str, embedding_model: str, dimension: int) -> KnowledgeBaseInfo:
-        validate_kb_name(kb)
+        validate_store_name(kb)
         if dimension <= 0:
             raise ValueError(f"dimension must be positive, got {dimension}")
         if not self._exists(kb):
@@ -248,7 +248,7 @@ class MilvusStore:
         infos = []
         for name in names:
             kb = kb_from_collection(name)
-            if kb is None:
+            if kb is None or is_working_copy(kb):
                 continue
             try:
                 info = self.kb_info(kb)

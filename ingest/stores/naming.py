@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from ingest.errors import InvalidKnowledgeBaseName
 
 _KB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+# A job's working copy of a knowledge base (a full rebuild, a migration). It starts with "_",
+# which no knowledge-base name may, so it can never be taken for (or collide with) one, and
+# listings leave it out.
+_INTERNAL = re.compile(r"^_(rebuild|migrate)-(.+)$")
+CopyPurpose = Literal["rebuild", "migrate"]
 
 
 def validate_kb_name(kb: str) -> str:
@@ -23,9 +29,26 @@ def validate_kb_name(kb: str) -> str:
     return kb
 
 
+def working_copy_name(kb: str, purpose: CopyPurpose) -> str:
+    """The name under which a job builds a copy of ``kb`` before it takes ``kb``'s place."""
+    return f"_{purpose}-{validate_kb_name(kb)}"
+
+
+def is_working_copy(name: str) -> bool:
+    """True for the name of a job's working copy, which listings of knowledge bases leave out."""
+    return _INTERNAL.match(name) is not None
+
+
+def validate_store_name(name: str) -> str:
+    """A knowledge-base name or a working copy's name (what stores and indexes may hold)."""
+    match = _INTERNAL.match(name)
+    validate_kb_name(match.group(2) if match else name)
+    return name
+
+
 def collection_name(kb: str) -> str:
     """Backend collection name for a knowledge base (Milvus forbids '-', so it is mapped)."""
-    return "kb_" + validate_kb_name(kb).replace("-", "__")
+    return "kb_" + validate_store_name(kb).replace("-", "__")
 
 
 def kb_from_collection(name: str) -> str | None:

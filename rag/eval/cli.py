@@ -5,20 +5,20 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ingest.embedders.base import Embedder
-from ingest.lexical.tokenize import ChineseMode
 from ingest.pipeline import FileOutcome, ProgressListener
+from ingest.stores.base import HnswParams
 from rag.eval.beir import load_beir
 from rag.eval.runner import METRICS, EvalReport, IndexConfig, RunConfig, build_index, evaluate_modes, work_directory
-from rag.fusion import FusionMethod
-from rag.rerank import RerankSettings, build_reranker
+from rag.settings import RagSettings, get_settings
 
 eval_app = typer.Typer(help="Measure retrieval quality on BEIR-format datasets.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -44,6 +44,21 @@ def make_embedder(spec: str, model: str, *, batch_size: int, max_tokens: int) ->
     from ingest.embedders.sentence_transformers import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(spec, batch_size=batch_size)
+
+
+def with_overrides(
+    settings: RagSettings,
+    *,
+    retrieval: dict[str, Any],
+    rerank: dict[str, Any],
+    chunking: dict[str, Any],
+) -> RagSettings:
+    """``settings`` with the options that were given (not None) in place of their settings, validated."""
+    data = settings.model_dump()
+    data["retrieval"].update({k: v for k, v in retrieval.items() if v is not None})
+    data["retrieval"]["rerank"].update({k: v for k, v in rerank.items() if v is not None})
+    data["chunking"].update({k: v for k, v in chunking.items() if v is not None})
+    return RagSettings.model_validate(data)
 
 
 class _Bar(ProgressListener):
@@ -84,59 +99,71 @@ def retrieval(
     ] = None,
     embedding_batch: int = 32,
     embedding_max_tokens: int = 512,
-    chunk_tokens: int = 400,
-    overlap_tokens: int = 60,
-    chinese: Annotated[str, typer.Option(help="search | cut | bigram")] = "search",
+    chunk_tokens: Annotated[int | None, typer.Option(help="default: RAG_CHUNKING__CHUNK_TOKENS")] = None,
+    overlap_tokens: Annotated[int | None, typer.Option(help="default: RAG_CHUNKING__OVERLAP_TOKENS")] = None,
+    chinese: Annotated[str | None, typer.Option(help="search | cut | bigram (default: the setting)")] = None,
     modes: Annotated[str, typer.Option(help="comma-separated: dense, lexical, hybrid")] = "dense,lexical,hybrid",
-    fusion: Annotated[str, typer.Option(help="rrf | weighted")] = "rrf",
-    rrf_k: int = 60,
-    dense_weight: float = 1.0,
-    lexical_weight: float = 1.0,
+    fusion: Annotated[str | None, typer.Option(help="rrf | weighted (default: the setting)")] = None,
+    rrf_k: int | None = None,
+    dense_weight: float | None = None,
+    lexical_weight: float | None = None,
+    foreign_dense_weight: Annotated[
+        float | None, typer.Option(help="dense weight for Chinese questions with an English-only model")
+    ] = None,
     depth: Annotated[int, typer.Option(help="documents ranked per query")] = 100,
-    rerank: Annotated[str, typer.Option(help="none | cross-encoder | api")] = "none",
-    rerank_model: str = "BAAI/bge-reranker-v2-m3",
+    rerank: Annotated[str | None, typer.Option(help="none | cross-encoder | api (default: the setting)")] = None,
+    rerank_model: str | None = None,
     rerank_url: str | None = None,
-    rerank_candidates: int = 30,
+    rerank_candidates: int | None = None,
     work_dir: Annotated[
         Path | None, typer.Option(help="keep the index here and reuse it when corpus, model and chunking match")
     ] = None,
 ) -> None:
-    """Index DATASET through the ingestion pipeline into a fresh knowledge base and score each mode."""
+    """Index DATASET through the ingestion pipeline into a fresh knowledge base and score each mode.
+
+    Retrieval runs as production runs it: the retriever is built by the API's factory from the
+    RAG_* settings; an option given here overrides its setting for this run only.
+    """
     logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
-    if chinese not in ("search", "cut", "bigram") or fusion not in ("rrf", "weighted"):
-        raise typer.BadParameter("--chinese is search|cut|bigram and --fusion is rrf|weighted")
     mode_list = tuple(m.strip() for m in modes.split(",") if m.strip())
     if not mode_list or any(m not in ("dense", "lexical", "hybrid") for m in mode_list):
         raise typer.BadParameter(f"--modes takes dense, lexical, hybrid; got {modes!r}")
+    try:
+        settings = with_overrides(
+            get_settings(),
+            retrieval={
+                "fusion": fusion,
+                "rrf_k": rrf_k,
+                "dense_weight": dense_weight,
+                "lexical_weight": lexical_weight,
+                "foreign_dense_weight": foreign_dense_weight,
+                "chinese_tokenizer": chinese,
+            },
+            rerank={"provider": rerank, "model": rerank_model, "base_url": rerank_url, "candidates": rerank_candidates},
+            chunking={"chunk_tokens": chunk_tokens, "overlap_tokens": overlap_tokens},
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    retrieval = settings.retrieval
     data = load_beir(dataset, split).limit(limit_queries, corpus_sample, seed, corpus_limit)
     sizes = {"batch_size": embedding_batch, "max_tokens": embedding_max_tokens}
     doc_embedder = make_embedder(embedding, embedding_model, **sizes)
     query_embedder = make_embedder(query_embedding, embedding_model, **sizes) if query_embedding else doc_embedder
-    reranker = build_reranker(
-        RerankSettings.model_validate(
-            {"provider": rerank, "model": rerank_model, "base_url": rerank_url, "candidates": rerank_candidates}
-        )
+    hnsw = settings.store.hnsw
+    index_config = IndexConfig(
+        chunk_tokens=settings.chunking.chunk_tokens,
+        overlap_tokens=settings.chunking.overlap_tokens,
+        chinese=retrieval.chinese_tokenizer,
+        hnsw=HnswParams(m=hnsw.m, ef_construction=hnsw.ef_construction, ef_search=hnsw.ef_search),
     )
-    chinese_mode: ChineseMode = chinese  # type: ignore[assignment]
-    index_config = IndexConfig(chunk_tokens=chunk_tokens, overlap_tokens=overlap_tokens, chinese=chinese_mode)
-    fusion_method: FusionMethod = fusion  # type: ignore[assignment]
-    run_config = RunConfig(
-        modes=mode_list,  # type: ignore[arg-type]
-        fusion=fusion_method,
-        rrf_k=rrf_k,
-        dense_weight=dense_weight,
-        lexical_weight=lexical_weight,
-        depth=depth,
-        rerank_candidates=rerank_candidates,
-    )
+    run_config = RunConfig(modes=mode_list, depth=depth)  # type: ignore[arg-type]
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with work_directory(work_dir) as folder, Progress(*columns, console=console, transient=True) as progress:
         built = build_index(data, doc_embedder, folder, index_config, _Bar(progress, len(data.corpus)))
-        plans = len(mode_list) + (reranker is not None)
+        plans = len(mode_list) + (retrieval.rerank.provider != "none")
         task = progress.add_task("queries", total=plans * len(data.queries))
         results = evaluate_modes(
-            data, built, query_embedder, run_config, reranker, on_query=lambda _: progress.advance(task)
+            data, built, query_embedder, settings, run_config, on_query=lambda _: progress.advance(task)
         )
     report = EvalReport(
         dataset=data.name,
@@ -148,21 +175,17 @@ def retrieval(
         ingest_seconds=round(built.ingest_seconds, 1),
         lexical_commit_seconds=round(built.lexical_commit_seconds, 2),
         index={
-            "chunk_tokens": chunk_tokens,
-            "overlap_tokens": overlap_tokens,
-            "chinese": chinese,
+            "chunk_tokens": index_config.chunk_tokens,
+            "overlap_tokens": index_config.overlap_tokens,
+            "chinese": index_config.chinese,
             "corpus_sample": corpus_sample,
             "corpus_limit": corpus_limit,
             "seed": seed if corpus_sample is not None else None,
         },
         run={
             "modes": list(mode_list),
-            "fusion": fusion,
-            "rrf_k": rrf_k,
-            "dense_weight": dense_weight,
-            "lexical_weight": lexical_weight,
             "depth": depth,
-            "rerank": None if reranker is None else {"model": reranker.model_id, "candidates": rerank_candidates},
+            "retrieval": retrieval.model_dump(mode="json", exclude={"rerank": {"api_key"}}),
         },
         results=results,
     )

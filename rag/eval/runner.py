@@ -1,12 +1,15 @@
 """Retrieval evaluation through the real pipeline: ingest a BEIR corpus, run every mode, score it.
 
 The corpus is indexed with ``Indexer.ingest_documents`` into a real vector store with the
-lexical index registered as a sink, exactly as files are in production; queries go through
-``HybridRetriever`` in each mode. Chunks are aggregated to documents (a document ranks where
-its best chunk ranks) before scoring, since judgments are per document. Metrics come from
-``pytrec_eval`` (trec_eval's own code); MRR@10 is trec_eval's ``recip_rank`` on the top 10.
-De-duplication of near-identical passages (``retrieve``'s last step) is left out: it exists
-for the prompt, and judged documents are distinct.
+lexical index registered as a sink, exactly as files are in production; queries go through the
+retriever production builds (``rag.components.make_retriever``) from the production settings,
+with only the mode changed per row, so fusion weights, ``foreign_dense_weight``, candidate
+counts, ``ef_search`` and the reranker are the ones the API uses. Chunks are aggregated to
+documents (a document ranks where its best chunk ranks) before scoring, since judgments are
+per document. Metrics come from ``pytrec_eval`` (trec_eval's own code); MRR@10 is
+trec_eval's ``recip_rank`` on the top 10. De-duplication of near-identical passages
+(``retrieve``'s last step) is left out: it exists for the prompt, and judged documents are
+distinct.
 """
 
 from __future__ import annotations
@@ -30,9 +33,9 @@ from ingest.pipeline import Indexer, ProgressListener
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
 from rag.eval.beir import BeirDataset, documents
-from rag.fusion import FusionMethod
 from rag.hybrid import HybridRetriever, Mode
-from rag.rerank import Reranker
+from rag.rerank import RerankSettings
+from rag.settings import RagSettings
 
 KB = "eval"
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
@@ -40,16 +43,11 @@ METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10")
 
 @dataclass(frozen=True, slots=True)
 class RunConfig:
-    """How the retrievers under test are set up (the index is set up by ``IndexConfig``)."""
+    """Which rows to run and how deep; the retrievers themselves come from the settings."""
 
     modes: tuple[Mode, ...] = ("dense", "lexical", "hybrid")
-    fusion: FusionMethod = "rrf"
-    rrf_k: int = 60
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
     depth: int = 100  # documents ranked per query (Recall@100 needs 100)
     chunks_per_doc: int = 3  # candidates fetched per side = depth * chunks_per_doc
-    rerank_candidates: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +55,7 @@ class IndexConfig:
     chunk_tokens: int = 400
     overlap_tokens: int = 60
     chinese: ChineseMode = "search"
+    hnsw: HnswParams = field(default_factory=HnswParams)
 
 
 @dataclass(slots=True)
@@ -152,8 +151,9 @@ def build_index(
         "embedding_model": embedder.model_id,
         "chunk_tokens": config.chunk_tokens,
         "overlap_tokens": config.overlap_tokens,
+        "hnsw": [config.hnsw.m, config.hnsw.ef_construction],
     }
-    store = build_store("chroma", path_or_uri=work_dir / "chroma", hnsw=HnswParams(ef_search=100))
+    store = build_store("chroma", path_or_uri=work_dir / "chroma", hnsw=config.hnsw)
     tokenizer = Tokenizer(TokenizerConfig(chinese=config.chinese))
     lexical = LexicalIndex(work_dir / "lexical", tokenizer)
     if manifest_path.exists() and json.loads(manifest_path.read_text()) == manifest and lexical.count(KB) > 0:
@@ -163,7 +163,7 @@ def build_index(
     manifest_path.unlink(missing_ok=True)
     for sub in ("chroma", "lexical"):
         shutil.rmtree(work_dir / sub, ignore_errors=True)
-    store = build_store("chroma", path_or_uri=work_dir / "chroma", hnsw=HnswParams(ef_search=100))
+    store = build_store("chroma", path_or_uri=work_dir / "chroma", hnsw=config.hnsw)
     lexical = LexicalIndex(work_dir / "lexical", tokenizer)
     chunking = ChunkingConfig(chunk_tokens=config.chunk_tokens, overlap_tokens=config.overlap_tokens)
     indexer = Indexer(embedder, store, chunking, sinks=[lexical])
@@ -175,33 +175,38 @@ def build_index(
     return BuiltIndex(store, lexical, KB, False, report.chunks, report.seconds, commit_s)
 
 
+def production_retriever(settings: RagSettings, embedder: Embedder, index: BuiltIndex, mode: Mode) -> HybridRetriever:
+    """The retriever ``settings`` make in production, in ``mode``, over the evaluation index."""
+    from rag.components import make_retriever  # the API's factory, so the eval cannot drift from it
+
+    run = settings.model_copy(update={"retrieval": settings.retrieval.model_copy(update={"mode": mode})})
+    retriever = make_retriever(run, embedder, index.store, index.lexical)
+    if not isinstance(retriever, HybridRetriever):
+        raise TypeError(f"make_retriever returned {type(retriever).__name__}, which cannot give ranked candidates")
+    return retriever
+
+
 def evaluate_modes(
     dataset: BeirDataset,
     index: BuiltIndex,
     query_embedder: Embedder,
-    config: RunConfig,
-    reranker: Reranker | None = None,
+    settings: RagSettings,
+    config: RunConfig | None = None,
     on_query: Callable[[str], None] | None = None,
 ) -> list[ModeResult]:
-    """Run every mode in ``config.modes`` (and ``hybrid+rerank`` when a reranker is given)."""
-    plans: list[tuple[str, Mode, Reranker | None]] = [(m, m, None) for m in config.modes]
-    if reranker is not None:
-        plans.append(("hybrid+rerank", "hybrid", reranker))
+    """Run every mode in ``config.modes`` with ``settings``' retrieval (reranker left out), and
+    ``hybrid+rerank`` when ``settings`` configure a reranker."""
+    config = config or RunConfig()
+    bare = settings.model_copy(
+        update={"retrieval": settings.retrieval.model_copy(update={"rerank": RerankSettings(provider="none")})}
+    )
+    plans: list[tuple[str, Mode, RagSettings]] = [(m, m, bare) for m in config.modes]
+    if settings.retrieval.rerank.provider != "none":
+        plans.append(("hybrid+rerank", "hybrid", settings))
     chunk_depth = config.depth * config.chunks_per_doc
     results = []
-    for label, mode, rr in plans:
-        retriever = HybridRetriever(
-            query_embedder,
-            index.store,
-            index.lexical,
-            mode=mode,
-            fusion=config.fusion,
-            rrf_k=config.rrf_k,
-            dense_weight=config.dense_weight,
-            lexical_weight=config.lexical_weight,
-            reranker=rr,
-            rerank_candidates=config.rerank_candidates,
-        )
+    for label, mode, run_settings in plans:
+        retriever = production_retriever(run_settings, query_embedder, index, mode)
         retriever.check_kb(index.kb)
         retriever.candidates(next(iter(dataset.queries.values())), index.kb, chunk_depth)  # warm-up, untimed
         ranked: dict[str, list[str]] = {}

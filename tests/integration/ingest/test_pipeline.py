@@ -204,12 +204,14 @@ def test_a_window_is_embedded_longest_first_in_slices_that_report_progress(bundl
             calls.append(texts)
             return bundled_embedder.embed_documents(texts)
 
-    distinct = [f"robot {i} " + "docks at the charging station " * (i % 17) for i in range(PROGRESS_SLICE + 40)]
+    distinct = [f"robot {i} " + "docks at the charging station " * (i % 17) for i in range(3 * PROGRESS_SLICE + 7)]
     texts = distinct + distinct[:25]  # 25 duplicates
     recorder = Recorder()
     vectors = embed_window(Recording(), texts, recorder)  # type: ignore[arg-type]
 
-    assert [len(c) for c in calls] == [PROGRESS_SLICE, 40]
+    assert [len(c) for c in calls] == [PROGRESS_SLICE] * (len(distinct) // PROGRESS_SLICE) + [
+        len(distinct) % PROGRESS_SLICE
+    ]
     order = [bundled_embedder.count_tokens(t) for c in calls for t in c]
     assert order == sorted(order, reverse=True)
     assert recorder.embedded == len(texts)
