@@ -49,12 +49,8 @@ class MilvusLaunch:
         return f"http://127.0.0.1:{self.port}"
 
 
-def milvus_launch(workdir: Path, *, session_ttl_s: int | None = None) -> MilvusLaunch:
-    """Prepare a server whose data lives under ``workdir/data``; writes its etcd configuration.
-
-    ``session_ttl_s`` shortens the components' etcd sessions (30 s by default), which a server
-    restarted after a crash waits out before it serves: tests that kill and restart it set it low.
-    """
+def milvus_launch(workdir: Path) -> MilvusLaunch:
+    """Prepare a server whose data lives under ``workdir/data``; writes its etcd configuration."""
     workdir.mkdir(parents=True, exist_ok=True)
     proxy_port, etcd_port, etcd_peer_port = free_port(), free_port(), free_port()
     # Embedded etcd's peer port (2380) is not in the launcher's template; Milvus reads the
@@ -73,6 +69,4 @@ def milvus_launch(workdir: Path, *, session_ttl_s: int | None = None) -> MilvusL
         args += [option, str(free_port())]
     for component in _COMPONENTS:  # advertise loopback addresses between components
         args += ["--extra-config", f"{component}.ip=127.0.0.1"]
-    if session_ttl_s is not None:
-        args += ["--extra-config", f"common.session.ttl={session_ttl_s}"]
     return MilvusLaunch(args, {**os.environ, "ETCD_CONFIG_PATH": str(etcd_config)}, proxy_port, data)

@@ -68,6 +68,9 @@ class StoreSettings(BaseModel):
         None, description="Chroma server URL, Milvus URI or Milvus Lite file (default: under data_dir)"
     )
     token: SecretStr | None = None
+    timeout_s: float = Field(
+        10.0, gt=0, description="longest wait for one answer from a store server (Chroma server, Milvus)"
+    )
     hnsw: HnswSettings = HnswSettings()
 
 

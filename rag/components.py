@@ -54,6 +54,7 @@ def make_store(settings: RagSettings) -> VectorStore:
         token=token,
         hnsw=HnswParams(m=hnsw.m, ef_construction=hnsw.ef_construction, ef_search=hnsw.ef_search),
         full_text=settings.retrieval.lexical_backend == "store",
+        timeout_s=settings.store.timeout_s,
     )
 
 

@@ -8,6 +8,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from ingest.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound, VectorIndexError
 from ingest.stores.base import HnswParams, MetadataFilter
 from ingest.stores.naming import collection_name, is_working_copy, validate_store_name
@@ -52,6 +54,7 @@ class ChromaStore:
         port: int = 8000,
         ssl: bool = False,
         hnsw: HnswParams | None = None,
+        timeout_s: float = 10.0,
     ) -> None:
         if path is None and host is None:
             raise ValueError("ChromaStore needs a path (embedded) or a host (server)")
@@ -60,6 +63,7 @@ class ChromaStore:
         self._port = port
         self._ssl = ssl
         self._hnsw = hnsw or HnswParams()
+        self._timeout_s = timeout_s
         self._client: Any = None
         self._lock = threading.Lock()
         self._ef_warned: set[str] = set()
@@ -85,6 +89,7 @@ class ChromaStore:
                         self._client = chromadb.HttpClient(
                             host=self._host or "127.0.0.1", port=self._port, ssl=self._ssl, settings=settings
                         )
+                        _bound_waits(self._client, self._timeout_s)
                 except Exception as exc:  # vendor errors vary by transport
                     raise VectorIndexError(f"cannot open {self.describe()}: {exc}") from exc
             return self._client
@@ -106,7 +111,7 @@ class ChromaStore:
         except Exception as exc:
             if _is_not_found(exc):
                 raise KnowledgeBaseNotFound(kb) from exc
-            raise VectorIndexError(f"cannot open knowledge base {kb!r}: {exc}") from exc
+            raise VectorIndexError(f"cannot open knowledge base {kb!r} on {self.describe()}: {exc}") from exc
 
     # -- knowledge bases --------------------------------------------------------------------
     def ensure_kb(self, kb: str, embedding_model: str, dimension: int) -> KnowledgeBaseInfo:
@@ -130,7 +135,7 @@ class ChromaStore:
                 collection_name(kb), metadata=metadata, configuration=configuration, embedding_function=None
             )
         except Exception as exc:
-            raise VectorIndexError(f"cannot create knowledge base {kb!r}: {exc}") from exc
+            raise VectorIndexError(f"cannot create knowledge base {kb!r} on {self.describe()}: {exc}") from exc
         info = _info_from_collection(kb, collection)
         return self._check_model(kb, info, embedding_model, dimension)
 
@@ -160,7 +165,7 @@ class ChromaStore:
         except Exception as exc:
             if _is_not_found(exc):
                 raise KnowledgeBaseNotFound(kb) from exc
-            raise VectorIndexError(f"cannot drop knowledge base {kb!r}: {exc}") from exc
+            raise VectorIndexError(f"cannot drop knowledge base {kb!r} on {self.describe()}: {exc}") from exc
 
     def replace_kb(self, kb: str, staging: str) -> None:
         target, source = collection_name(kb), collection_name(staging)
@@ -171,7 +176,7 @@ class ChromaStore:
             if _is_not_found(exc):
                 self.kb_info(kb)  # already replaced: kb must exist, else KnowledgeBaseNotFound
                 return
-            raise VectorIndexError(f"cannot open knowledge base {staging!r}: {exc}") from exc
+            raise VectorIndexError(f"cannot open knowledge base {staging!r} on {self.describe()}: {exc}") from exc
         try:
             try:
                 client.delete_collection(target)
@@ -182,7 +187,9 @@ class ChromaStore:
             metadata[_KB_KEY] = kb
             collection.modify(name=target, metadata=metadata)
         except Exception as exc:
-            raise VectorIndexError(f"cannot replace knowledge base {kb!r} with {staging!r}: {exc}") from exc
+            raise VectorIndexError(
+                f"cannot replace knowledge base {kb!r} with {staging!r} on {self.describe()}: {exc}"
+            ) from exc
 
     # -- data -------------------------------------------------------------------------------
     def upsert(self, kb: str, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]]) -> None:
@@ -201,7 +208,7 @@ class ChromaStore:
                     metadatas=[c.metadata() for c in part],
                 )
             except Exception as exc:
-                raise VectorIndexError(f"writing to knowledge base {kb!r} failed: {exc}") from exc
+                raise VectorIndexError(f"writing to knowledge base {kb!r} failed on {self.describe()}: {exc}") from exc
 
     def delete(self, kb: str, *, chunk_ids: Sequence[str] | None = None, where: MetadataFilter | None = None) -> int:
         collection = self._collection(kb)
@@ -217,7 +224,7 @@ class ChromaStore:
             if ids:
                 collection.delete(ids=ids)
         except Exception as exc:
-            raise VectorIndexError(f"deleting from knowledge base {kb!r} failed: {exc}") from exc
+            raise VectorIndexError(f"deleting from knowledge base {kb!r} failed on {self.describe()}: {exc}") from exc
         return len(ids)
 
     def search(
@@ -241,7 +248,7 @@ class ChromaStore:
                 include=["documents", "metadatas", "distances"],
             )
         except Exception as exc:
-            raise VectorIndexError(f"searching knowledge base {kb!r} failed: {exc}") from exc
+            raise VectorIndexError(f"searching knowledge base {kb!r} failed on {self.describe()}: {exc}") from exc
         hits = []
         for chunk_id, text, meta, distance in zip(
             result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
@@ -271,6 +278,16 @@ class ChromaStore:
             for i, t, m, e in zip(page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True):
                 yield Hit(chunk_id=i, text=t or "", score=1.0, metadata=dict(m or {})), [float(x) for x in e]
             offset += len(page["ids"])
+
+
+def _bound_waits(client: Any, seconds: float) -> None:
+    """chromadb's HTTP client waits forever (``httpx.Client(timeout=None)``), so a hung server
+    would hang every request that touches it; give its session our timeout (checked on 1.5.9)."""
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if session is None or not hasattr(session, "timeout"):
+        log.warning("cannot bound the Chroma client's waits: this chromadb has no HTTP session where expected")
+        return
+    session.timeout = httpx.Timeout(seconds, connect=min(seconds, 5.0))
 
 
 def _info_from_collection(kb: str, collection: Any) -> KnowledgeBaseInfo:

@@ -29,6 +29,7 @@ def build_store(
     milvus_db_name: str = "",
     milvus_consistency_level: str = "Session",
     full_text: bool = False,
+    timeout_s: float = 10.0,
 ) -> VectorStore:
     """Return an unopened store.
 
@@ -36,7 +37,8 @@ def build_store(
     ``milvus``: a file ending in ``.db`` -> Milvus Lite; ``http(s)://host:port`` -> Milvus server.
     ``token`` (a ``str`` or a ``SecretStr``, read on first use) authenticates to a Milvus server;
     Chroma servers are reached without one. ``full_text`` asks Milvus to create knowledge bases
-    with its own BM25 where it has one (Chroma has none: there it changes nothing). Raises
+    with its own BM25 where it has one (Chroma has none: there it changes nothing). ``timeout_s``
+    bounds each wait for a server's answer, so a hung server is an error, not a hung request. Raises
     ``ValueError`` for an unknown backend or a location the backend cannot use.
     """
     location = str(path_or_uri)
@@ -52,7 +54,8 @@ def build_store(
         if parts.hostname is None or parts.path not in ("", "/") or parts.query:
             raise ValueError(f"a Chroma server URI is http(s)://host:port, got {location!r}")
         ssl = parts.scheme == "https"
-        return ChromaStore(host=parts.hostname, port=parts.port or (443 if ssl else 8000), ssl=ssl, hnsw=hnsw)
+        port = parts.port or (443 if ssl else 8000)
+        return ChromaStore(host=parts.hostname, port=port, ssl=ssl, hnsw=hnsw, timeout_s=timeout_s)
     if backend == "milvus":
         from ingest.stores.milvus import MilvusStore
 
@@ -63,5 +66,6 @@ def build_store(
             db_name=milvus_db_name,
             consistency_level=milvus_consistency_level,
             full_text=full_text,
+            timeout=timeout_s,
         )
     raise ValueError(f"unknown vector store backend {backend!r}; choose one of {', '.join(BACKENDS)}")

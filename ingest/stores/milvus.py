@@ -54,6 +54,7 @@ from ingest.stores.milvus_filters import (
     ids_expr,
     milvus_expr,
 )
+from ingest.stores.milvus_timeouts import TimedClient
 from ingest.stores.naming import collection_name, is_working_copy, kb_from_collection, validate_store_name
 from ingest.stores.vendor_logging import adopt
 from ingest.types import Chunk, Hit, KnowledgeBaseInfo
@@ -131,19 +132,36 @@ class MilvusStore:
                 try:
                     if not self._remote:
                         Path(self._uri).parent.mkdir(parents=True, exist_ok=True)
-                    options = {"grpc_options": RECONNECT_BACKOFF} if self._remote else {}
-                    self._client = MilvusClient(
+                    # A connection of this store's own (pymilvus shares one per address): when it
+                    # breaks it can be dropped and opened afresh without touching anyone else's.
+                    options = {"grpc_options": RECONNECT_BACKOFF, "dedicated": True} if self._remote else {}
+                    client = MilvusClient(
                         uri=self._uri, token=str(token or ""), db_name=self._db_name, timeout=self._timeout, **options
                     )
+                    # a server can hang; Milvus Lite is in-process and its long searches are legitimate
+                    self._client = TimedClient(client, self._timeout) if self._remote else client
                 except Exception as exc:
                     raise VectorIndexError(f"cannot open {self.describe()}: {exc}") from exc
             return self._client
+
+    def _drop_client(self, client: Any) -> None:
+        """Forget a client whose connection broke (the server died or hung): pymilvus's own
+        recovery can stay wedged after the server is back, so the next call opens a fresh one."""
+        with self._lock:
+            if self._client is not client:
+                return  # another thread already replaced it
+            self._client = None
+            self._loaded.clear()  # a restarted server has released every collection
+        try:
+            getattr(client, "raw", client).close()
+        except Exception as exc:  # closing a broken channel may fail as well
+            log.debug("closing a broken Milvus client failed: %s", exc)
 
     def close(self) -> None:
         """Release the connection; the store reconnects on next use."""
         with self._lock:
             if self._client is not None:
-                self._client.close()
+                getattr(self._client, "raw", self._client).close()
                 self._client = None
 
     def ping(self) -> None:
@@ -169,6 +187,8 @@ class MilvusStore:
                 if kb is not None and attempt == 0 and _is_not_loaded(exc):
                     self._loaded.discard(kb)  # released behind our back: load and retry once
                     continue
+                if self._remote and _lost_connection(exc):
+                    self._drop_client(client)
                 raise VectorIndexError(f"{what or 'milvus call'} failed on {self.describe()}: {exc}") from exc
         raise AssertionError("unreachable")
 
@@ -578,6 +598,16 @@ class MilvusStore:
                     client.drop_collection(name)
             except Exception:
                 pass
+
+
+_CONNECTION_LOST = re.compile(
+    r"fail connecting|server unavailable|unavailable|deadline.?exceeded|connection (?:refused|reset)", re.IGNORECASE
+)
+
+
+def _lost_connection(exc: BaseException) -> bool:
+    """A failure of the connection rather than of the request (pymilvus and gRPC spell it several ways)."""
+    return bool(_CONNECTION_LOST.search(f"{type(exc).__name__}: {exc}"))
 
 
 def _is_not_loaded(exc: Exception) -> bool:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from devtools.milvus_server import free_port
 from ingest.errors import VectorIndexError
 from ingest.stores.base import HnswParams, MetadataFilter
 from ingest.stores.chroma import ChromaStore
@@ -16,7 +17,6 @@ from ingest.stores.milvus import MilvusStore
 from ingest.stores.milvus_filters import milvus_expr, quote
 from ingest.stores.naming import collection_name
 
-from .conftest import free_port
 from .helpers import make_chunk, unit_vectors
 
 if TYPE_CHECKING:

@@ -177,9 +177,7 @@ class MilvusServer(StoreServer):
         super().__init__(workdir)
         if not MILVUS_SERVER_BIN.exists():
             raise ServerNotReady(f"{MILVUS_SERVER_BIN} is missing: run `{INSTALL_SCRIPT}` to install it")
-        # ports chosen once, so a restart answers at the same URI; short sessions, so a restart
-        # after a kill does not wait out the dead server's (30 s by default)
-        self.launch = milvus_launch(workdir, session_ttl_s=5)
+        self.launch = milvus_launch(workdir)  # ports chosen once, so a restart answers at the same URI
 
     @property
     def uri(self) -> str:
