@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 
 from ingest.manifest import Manifest
 from ingest.stores.chroma import ChromaStore
+from tests.integration.ingest.kb_layout import rag_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -44,16 +44,7 @@ def data_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def _reindex(data_dir: Path, folder: Path) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    environ.update(RAG_DATA_DIR=str(data_dir), RAG_EMBEDDING__MODEL="bundled:all-minilm-l6-v2", HF_HUB_OFFLINE="1")
-    return subprocess.run(
-        [sys.executable, "-m", "rag.cli", "reindex", str(folder), "--kb", "kb", "--workers", "0"],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
+    return rag_cli(data_dir, "reindex", str(folder), "--kb", "kb", "--workers", "0")
 
 
 def _used_kib(path: Path) -> int:

@@ -19,12 +19,9 @@ from typing import Any
 import pytest
 
 from ingest.chunking import ChunkingConfig
-from ingest.embed_cache import CachedEmbedder, EmbeddingCache
 from ingest.loaders import parser_version
 from ingest.locking import JobLocked, KbLock
-from ingest.manifest import Manifest
-from ingest.reindex import ReindexJob
-from ingest.stores.chroma import ChromaStore
+from tests.integration.ingest.kb_layout import KbLayout, rag_cli
 
 pytestmark = pytest.mark.integration
 
@@ -48,35 +45,9 @@ def folder(tmp_path: Path) -> Path:
     return docs
 
 
-class Env:
-    """A knowledge base in a data dir: store, manifest, cache, as the CLI lays them out."""
-
-    def __init__(self, data_dir: Path, embedder: Any) -> None:
-        self.data_dir = data_dir
-        self.store = ChromaStore(data_dir / "chroma")
-        self.cache = EmbeddingCache(data_dir / "embedding_cache.sqlite")
-        self.manifest = Manifest(data_dir / "manifests" / "kb.sqlite")
-        self.embedder = CachedEmbedder(embedder, self.cache)
-
-    def job(self) -> ReindexJob:
-        return ReindexJob(
-            "kb",
-            self.embedder,
-            self.store,
-            self.manifest,
-            chunking=ChunkingConfig(chunk_tokens=120),
-            workers=0,
-            embed_batch=8,
-        )
-
-    def state(self) -> tuple[list[str], dict[str, tuple[str, str]]]:
-        ids = sorted(hit.chunk_id for hit, _ in self.store.export("kb"))
-        records = {Path(r.path).name: (r.status, r.content_hash) for r in self.manifest.all()}
-        return ids, records
-
-    def close(self) -> None:
-        self.manifest.close()
-        self.cache.close()
+def Env(data_dir: Path, embedder: Any) -> KbLayout:  # noqa: N802 - reads as the class it builds
+    """The layout these tests use: small chunks and small embedding batches, so files make several."""
+    return KbLayout(data_dir, embedder, chunking=ChunkingConfig(chunk_tokens=120), embed_batch=8)
 
 
 @pytest.fixture
@@ -175,21 +146,8 @@ def test_a_second_job_on_the_same_kb_is_refused_by_name(tmp_path: Path) -> None:
 
 
 def _cli(data_dir: Path, folder: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    environ.update(
-        RAG_DATA_DIR=str(data_dir),
-        RAG_EMBEDDING__MODEL="bundled:all-minilm-l6-v2",
-        RAG_CHUNKING__CHUNK_TOKENS="120",
-        HF_HUB_OFFLINE="1",
-        **env,
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "rag.cli", "reindex", str(folder), "--kb", "kb", "--workers", "0"],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
+    return rag_cli(
+        data_dir, "reindex", str(folder), "--kb", "kb", "--workers", "0", RAG_CHUNKING__CHUNK_TOKENS="120", **env
     )
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,34 +13,15 @@ import pytest
 
 from ingest.deletion_guard import MassDeleteRefused
 from ingest.discovery import RootUnavailable
-from ingest.embed_cache import CachedEmbedder, EmbeddingCache
 from ingest.locking import KbLock
-from ingest.manifest import Manifest
-from ingest.reindex import ReindexJob
 from ingest.stores.chroma import ChromaStore
+from tests.integration.ingest.kb_layout import KbLayout
+from tests.integration.ingest.kb_layout import rag_cli as cli
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
 NAMES = ["nw200_datasheet.md", "nw50_faq_zh.txt", "support_guide.html", "fleet_manager_3.4_release_notes.txt"]
-
-
-class Kb:
-    """A knowledge base laid out in a data dir as the CLI lays it out (store, manifest, cache)."""
-
-    def __init__(self, data_dir: Path, embedder: Any) -> None:
-        self.data_dir = data_dir
-        self.store = ChromaStore(data_dir / "chroma")
-        self.cache = EmbeddingCache(data_dir / "embedding_cache.sqlite")
-        self.manifest = Manifest(data_dir / "manifests" / "kb.sqlite")
-        self.embedder = CachedEmbedder(embedder, self.cache)
-
-    def job(self, max_delete_share: float = 0.5) -> ReindexJob:
-        return ReindexJob("kb", self.embedder, self.store, self.manifest, workers=0, max_delete_share=max_delete_share)
-
-    def close(self) -> None:
-        self.manifest.close()
-        self.cache.close()
 
 
 @pytest.fixture
@@ -55,22 +34,14 @@ def docs(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def kb(tmp_path: Path, bundled_embedder: Any, docs: Path) -> Iterator[Kb]:
-    built = Kb(tmp_path / "data", bundled_embedder)
+def kb(tmp_path: Path, bundled_embedder: Any, docs: Path) -> Iterator[KbLayout]:
+    built = KbLayout(tmp_path / "data", bundled_embedder)
     assert built.job().run([docs]).ok
     yield built
     built.close()
 
 
-def cli(data_dir: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    environ.update({"RAG_DATA_DIR": str(data_dir), "RAG_EMBEDDING__MODEL": "bundled:all-minilm-l6-v2", **env})
-    return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], env=environ, capture_output=True, text=True, timeout=300, cwd=ROOT
-    )
-
-
-def test_a_moved_folder_is_an_error_that_deletes_nothing(kb: Kb, docs: Path, tmp_path: Path) -> None:
+def test_a_moved_folder_is_an_error_that_deletes_nothing(kb: KbLayout, docs: Path, tmp_path: Path) -> None:
     chunks = kb.store.count("kb")
     docs.rename(tmp_path / "moved")
     with pytest.raises(RootUnavailable, match="does not exist"):
@@ -83,7 +54,7 @@ def test_a_moved_folder_is_an_error_that_deletes_nothing(kb: Kb, docs: Path, tmp
     assert kb.store.count("kb") == chunks and kb.manifest.count() == len(NAMES)
 
 
-def test_an_empty_folder_that_held_the_files_is_refused_unless_allowed(kb: Kb, docs: Path) -> None:
+def test_an_empty_folder_that_held_the_files_is_refused_unless_allowed(kb: KbLayout, docs: Path) -> None:
     chunks = kb.store.count("kb")
     for path in docs.iterdir():
         path.unlink()  # what an unmounted share looks like: an empty mount point
@@ -94,7 +65,7 @@ def test_an_empty_folder_that_held_the_files_is_refused_unless_allowed(kb: Kb, d
     assert report.deleted == len(NAMES) and kb.store.count("kb") == 0
 
 
-def test_deleting_more_than_the_share_is_refused_unless_allowed(kb: Kb, docs: Path) -> None:
+def test_deleting_more_than_the_share_is_refused_unless_allowed(kb: KbLayout, docs: Path) -> None:
     chunks = kb.store.count("kb")
     for name in NAMES[:3]:
         (docs / name).unlink()
@@ -107,12 +78,12 @@ def test_deleting_more_than_the_share_is_refused_unless_allowed(kb: Kb, docs: Pa
     assert kb.job(max_delete_share=0.8).run([docs]).deleted == 3  # under a higher limit it runs
 
 
-def test_a_few_deletions_go_through(kb: Kb, docs: Path) -> None:
+def test_a_few_deletions_go_through(kb: KbLayout, docs: Path) -> None:
     (docs / NAMES[0]).unlink()
     assert kb.job().run([docs]).deleted == 1
 
 
-def test_skipped_inputs_are_named_with_a_reason(kb: Kb, docs: Path, tmp_path: Path) -> None:
+def test_skipped_inputs_are_named_with_a_reason(kb: KbLayout, docs: Path, tmp_path: Path) -> None:
     outside = tmp_path / "private"
     outside.mkdir()
     (outside / "salaries.txt").write_text("Salaries are confidential.\n")
