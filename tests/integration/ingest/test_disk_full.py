@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900
 
 ROOT = Path(__file__).resolve().parents[3]
 FIRST = ["nw200_datasheet.md", "support_guide.html", "fleet_manager_3.4_release_notes.txt"]
-NEW_FILES = 24
+NEW_FILES = 8
 
 
 def _mount(target: Path, size: str, *, remount: bool = False) -> None:
@@ -72,7 +72,7 @@ def test_a_full_data_directory_stops_the_job_clearly_and_loses_nothing(
     for i in range(NEW_FILES):  # 25 chunks each: more vectors, text and index pages than the space left
         paragraphs = [f"Section {i}.{j}: aisle {i * 40 + j} holds pallets of part {i}-{j}. " * 12 for j in range(25)]
         (docs / f"inventory_{i:02d}.md").write_text(f"# Inventory {i}\n\n" + "\n\n".join(paragraphs) + "\n")
-    _mount(data_dir, f"{_used_kib(data_dir) + 512}k", remount=True)  # half a megabyte left
+    _mount(data_dir, f"{_used_kib(data_dir) + 256}k", remount=True)  # a quarter of a megabyte left
 
     full = _reindex(data_dir, docs)
     assert full.returncode == 1, full.stderr
