@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -145,16 +146,29 @@ class ChromaStore:
             raise EmbeddingModelMismatch(kb, info.embedding_model, info.dimension, model, dimension)
         return info
 
+    @contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        """Vendor errors (a server that died mid-call, a timeout) as ``VectorIndexError``, naming the store."""
+        try:
+            yield
+        except (VectorIndexError, KnowledgeBaseNotFound, EmbeddingModelMismatch):
+            raise
+        except Exception as exc:
+            raise VectorIndexError(f"{what} failed on {self.describe()}: {exc}") from exc
+
     def kb_info(self, kb: str) -> KnowledgeBaseInfo:
-        return _info_from_collection(kb, self._collection(kb))
+        collection = self._collection(kb)
+        with self._translated(f"reading knowledge base {kb!r}"):
+            return _info_from_collection(kb, collection)
 
     def list_kbs(self) -> list[KnowledgeBaseInfo]:
         client = self._connect()
         infos = []
-        for collection in client.list_collections():
-            meta = collection.metadata or {}
-            if _MODEL_KEY in meta and _KB_KEY in meta and not is_working_copy(str(meta[_KB_KEY])):
-                infos.append(_info_from_collection(str(meta[_KB_KEY]), collection))
+        with self._translated("listing knowledge bases"):
+            for collection in client.list_collections():
+                meta = collection.metadata or {}
+                if _MODEL_KEY in meta and _KB_KEY in meta and not is_working_copy(str(meta[_KB_KEY])):
+                    infos.append(_info_from_collection(str(meta[_KB_KEY]), collection))
         return sorted(infos, key=lambda info: info.name)
 
     def drop_kb(self, kb: str) -> None:
@@ -257,12 +271,16 @@ class ChromaStore:
         return hits
 
     def count(self, kb: str) -> int:
-        return int(self._collection(kb).count())
+        collection = self._collection(kb)
+        with self._translated(f"counting knowledge base {kb!r}"):
+            return int(collection.count())
 
     def get(self, kb: str, chunk_ids: Sequence[str]) -> list[Hit]:
         if not chunk_ids:
             return []
-        result = self._collection(kb).get(ids=list(chunk_ids), include=["documents", "metadatas"])
+        collection = self._collection(kb)
+        with self._translated(f"reading from knowledge base {kb!r}"):
+            result = collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
         return [
             Hit(chunk_id=i, text=t or "", score=1.0, metadata=dict(m or {}))
             for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
@@ -272,7 +290,8 @@ class ChromaStore:
         collection = self._collection(kb)
         offset = 0
         while True:
-            page = collection.get(include=["documents", "metadatas", "embeddings"], limit=batch_size, offset=offset)
+            with self._translated(f"exporting knowledge base {kb!r}"):
+                page = collection.get(include=["documents", "metadatas", "embeddings"], limit=batch_size, offset=offset)
             if not page["ids"]:
                 return
             for i, t, m, e in zip(page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True):
