@@ -42,6 +42,7 @@ from rag.errors import (
     UnsupportedMediaType,
     WebSearchError,
 )
+from rag.metrics import llm_error_kind
 from rag.ratelimit import TooManyRequests
 from rag.types import ErrorResponse
 
@@ -128,11 +129,7 @@ def stream_failure(exc: BaseException, api: str) -> dict[str, Any]:
     record), the kind of failure and the LLM profile involved."""
     status, code = classify(exc)
     message = str(exc) if status != 500 else "internal server error"
-    kind = code
-    if isinstance(exc, LLMError):
-        from rag.metrics import llm_error_kind
-
-        kind = llm_error_kind(exc)
+    kind = llm_error_kind(exc) if isinstance(exc, LLMError) else code
     log.log(
         logging.ERROR if status >= 500 else logging.WARNING,
         "answer stream failed after it started: %s",

@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rag.llm.breaker import BreakerPolicy, CircuitBreaker
+from tests.fakes.clock import Clock
 
 pytestmark = pytest.mark.unit
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def breaker(threshold: int = 3, cooldown: float = 10.0, max_cooldown: float = 35.0) -> tuple[CircuitBreaker, Clock]:

@@ -9,16 +9,9 @@ import pytest
 
 from search_proxy.cache import TTLCache
 from search_proxy.ratelimit import TokenBucket
+from tests.fakes.clock import Clock
 
 pytestmark = pytest.mark.unit
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_entries_expire_after_ttl() -> None:
