@@ -222,9 +222,7 @@ class HealthProbe(threading.Thread):
         self.join(timeout=10)
 
 
-def run_soak(
-    *, concurrency: int, seconds: float, warmup: float, chunk_delay: float, docs: Path
-) -> Report:
+def run_soak(*, concurrency: int, seconds: float, warmup: float, chunk_delay: float, docs: Path) -> Report:
     """Warm up, note the RSS, soak, note it again; every figure from this one run."""
     script = Script(
         reasoning="The checklist and the policy both speak to this; the policy is the newer source. " * 2,

@@ -12,13 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ingest.errors import IngestError
+from ingest.errors import MassDeleteRefused
 
 OVERRIDE_HINT = "if that is intended, run again with --allow-mass-delete"
-
-
-class MassDeleteRefused(IngestError):
-    """The job would delete too much of the knowledge base; nothing was deleted."""
 
 
 def check_deletions(

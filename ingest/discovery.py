@@ -24,12 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.errors import IngestError
+from ingest.errors import RootUnavailable
 from ingest.loaders import SUPPORTED_EXTENSIONS
-
-
-class RootUnavailable(IngestError):
-    """A folder or file the job was given does not exist or cannot be read; nothing was changed."""
 
 
 @dataclass(frozen=True, slots=True)

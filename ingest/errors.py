@@ -64,3 +64,27 @@ class EmbeddingModelMismatch(IngestError):
         self.kb = kb
         self.built_with = built_with
         self.used = used
+
+
+class JobLocked(IngestError):
+    """Another job holds this knowledge base; the message names it."""
+
+
+class KnowledgeBaseExists(IngestError):
+    """The target already holds the knowledge base and replacing it was not asked for."""
+
+    def __init__(self, kb: str, where: str) -> None:
+        super().__init__(f"knowledge base {kb!r} already exists in {where}; pass --replace to overwrite it")
+        self.kb = kb
+
+
+class MigrationError(IngestError):
+    """The copy could not be made or did not verify; the target was left as it was."""
+
+
+class RootUnavailable(IngestError):
+    """A folder or file the job was given does not exist or cannot be read; nothing was changed."""
+
+
+class MassDeleteRefused(IngestError):
+    """The job would delete too much of the knowledge base; nothing was deleted."""

@@ -10,11 +10,7 @@ import time
 from pathlib import Path
 from typing import IO
 
-from ingest.errors import IngestError
-
-
-class JobLocked(IngestError):
-    """Another job holds this knowledge base; the message names it."""
+from ingest.errors import JobLocked
 
 
 class KbLock:

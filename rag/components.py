@@ -27,11 +27,11 @@ from ingest.storage_errors import disk_full
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
 from ingest.stores.naming import validate_kb_name
-from rag.hybrid import HybridRetriever
 from rag.llm.client import ChatModel, build_chat_model
 from rag.orchestrator import Orchestrator, WebSearcher
-from rag.rerank import build_reranker
-from rag.retrieval import Retriever
+from rag.retrieval.base import Retriever
+from rag.retrieval.hybrid import HybridRetriever
+from rag.retrieval.rerank import build_reranker
 from rag.settings import RagSettings
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@
         ├── LLMUnavailable      connection refused, 5xx, no profile reachable
         └── LLMBadResponse      the endpoint answered something that is not a chat completion
 
-Each maps to one HTTP status in ``rag.errors_http``.
+Each maps to one HTTP status in ``rag.api.error_handlers``.
 """
 
 from __future__ import annotations
@@ -101,3 +101,52 @@ class LLMUnavailable(LLMError):
 
 class LLMBadResponse(LLMError):
     code = "llm_bad_response"
+
+
+class AuthConfigError(RagError):
+    """Settings that cannot work (``enabled=true`` without keys, an unreadable key file)."""
+
+    code = "auth_config_error"
+
+
+class Unauthorized(RagError):
+    """No key, or a key that matches none configured (HTTP 401 with ``WWW-Authenticate: Bearer``)."""
+
+    code = "invalid_api_key"
+
+    def __init__(self, message: str, code: str = "invalid_api_key") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Forbidden(RagError):
+    """A valid key without the scope the route needs (HTTP 403)."""
+
+    code = "permission_denied"
+
+
+class TooManyRequests(RagError):
+    """A per-key limit was hit (HTTP 429); ``retry_after`` is in seconds."""
+
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, retry_after: float, limit: str) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.limit = limit
+
+
+class ModelNotFound(RagError):
+    """An OpenAI ``model`` that names no knowledge base this key may read (HTTP 404)."""
+
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"The model {model!r} does not exist or you do not have access to it.")
+        self.model = model
+
+
+class RerankError(RetrievalError):
+    """The reranker could not be loaded or called."""
+
+    code = "rerank_failed"

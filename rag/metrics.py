@@ -357,7 +357,7 @@ class ObservabilityMiddleware:
         except Exception as exc:
             if response_started:
                 raise
-            from rag.errors_http import error_response
+            from rag.api.error_handlers import error_response
 
             log.error("unhandled error", exc_info=exc)
             await error_response(exc)(scope, receive, send_with_id)

@@ -19,7 +19,7 @@ from rag.llm.client import ChatModel
 from rag.llm.events import AnswerDelta, ChatMessage, ReasoningDelta, StreamStart, Usage
 from rag.llm.reasoning import strip_reasoning
 from rag.prompting import Language, PromptSource, detect_language, pack_sources, render_prompt
-from rag.retrieval import Retrieved, Retriever
+from rag.retrieval.base import Retrieved, Retriever
 from rag.settings import RagSettings
 from rag.sources import kb_prompt_source, kb_source, web_prompt_source, web_source
 from rag.types import AskRequest, AskResponse, HistoryTurn, Source, Timings, UsageInfo

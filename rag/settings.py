@@ -15,7 +15,7 @@ from pydantic_settings import NoDecode
 
 from ingest.settings import IngestSettings
 from rag.llm.settings import LLMSettings
-from rag.rerank import RerankSettings
+from rag.retrieval.rerank import RerankSettings
 
 PROJECT_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 

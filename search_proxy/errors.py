@@ -139,3 +139,9 @@ class PageTooLarge(FetchError):
 
 class UnsupportedContent(FetchError):
     code = "unsupported_content"
+
+
+class DecodeError(FetchError):
+    """The body is not valid data of its declared Content-Encoding."""
+
+    code = "decode_error"

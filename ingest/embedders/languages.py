@@ -2,7 +2,7 @@
 
 An English-only model (the offline fallback ``all-MiniLM-L6-v2`` among them) still returns a
 vector for Chinese text, but one that reflects little more than shared characters; hybrid
-retrieval then leans on the lexical side for such queries (``rag.hybrid``).
+retrieval then leans on the lexical side for such queries (``rag.retrieval.hybrid``).
 """
 
 from __future__ import annotations

@@ -15,25 +15,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ingest.errors import IngestError, KnowledgeBaseNotFound, VectorIndexError
+from ingest.errors import KnowledgeBaseExists, KnowledgeBaseNotFound, MigrationError, VectorIndexError
 from ingest.stores.base import VectorStore
 from ingest.stores.naming import validate_kb_name, working_copy_name
 from ingest.types import Chunk, Hit
 
 _CORE_KEYS = frozenset({"kb", "doc_id", "source", "title", "chunk_index", "content_hash", "pages", "section"})
 Progress = Callable[[int, int], None]  # (chunks copied so far, chunks in the source)
-
-
-class KnowledgeBaseExists(IngestError):
-    """The target already holds the knowledge base and replacing it was not asked for."""
-
-    def __init__(self, kb: str, where: str) -> None:
-        super().__init__(f"knowledge base {kb!r} already exists in {where}; pass --replace to overwrite it")
-        self.kb = kb
-
-
-class MigrationError(IngestError):
-    """The copy could not be made or did not verify; the target was left as it was."""
 
 
 @dataclass(frozen=True, slots=True)

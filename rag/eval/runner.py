@@ -33,8 +33,8 @@ from ingest.pipeline import Indexer, ProgressListener
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
 from rag.eval.beir import BeirDataset, documents
-from rag.hybrid import HybridRetriever, Mode
-from rag.rerank import RerankSettings
+from rag.retrieval.hybrid import HybridRetriever, Mode
+from rag.retrieval.rerank import RerankSettings
 from rag.settings import RagSettings
 
 KB = "eval"

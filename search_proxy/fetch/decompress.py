@@ -18,19 +18,13 @@ import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from search_proxy.errors import FetchError, UnsupportedContent
+from search_proxy.errors import DecodeError, UnsupportedContent
 
 # RFC 9659: zstd content coding uses windows of at most 8 MB; refusing larger ones bounds the
 # decoder's own buffer (the library default would accept 128 MB).
 ZSTD_WINDOW_LOG_MAX = 23
 # A server may stack encodings ("gzip, br"); more than this is refused rather than chained.
 MAX_ENCODINGS = 2
-
-
-class DecodeError(FetchError):
-    """The body is not valid data of its declared Content-Encoding."""
-
-    code = "decode_error"
 
 
 class Decoder(Protocol):

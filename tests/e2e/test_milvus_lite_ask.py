@@ -25,7 +25,7 @@ import pytest
 
 from ingest.embedders.factory import EmbedderChoice
 from ingest.lexical.delegated import StoreFullTextIndex
-from rag.api import create_app
+from rag.api.app import create_app
 from rag.components import build_components
 from rag.llm.settings import LLMSettings
 from rag.settings import RagSettings

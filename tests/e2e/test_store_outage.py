@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from ingest.embedders.factory import EmbedderChoice
-from rag.api import create_app
+from rag.api.app import create_app
 from rag.components import build_components
 from rag.settings import RagSettings
 from tests.fakes.llm_server import FakeLLMServer, Script

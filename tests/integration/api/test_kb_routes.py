@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from ingest.embedders.factory import EmbedderChoice
-from rag.api import create_app
+from rag.api.app import create_app
 from rag.components import build_components
 from rag.settings import RagSettings
 from tests.fakes.servers import ServerThread

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from ingest.chunking import ChunkingConfig
+from ingest.errors import JobLocked
 from ingest.loaders import parser_version
-from ingest.locking import JobLocked, KbLock
+from ingest.locking import KbLock
 from tests.integration.ingest.kb_layout import KbLayout, rag_cli
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from ingest.deletion_guard import MassDeleteRefused
-from ingest.discovery import RootUnavailable
+from ingest.errors import MassDeleteRefused, RootUnavailable
 from ingest.locking import KbLock
 from ingest.stores.chroma import ChromaStore
 from tests.integration.ingest.kb_layout import KbLayout
@@ -138,7 +137,7 @@ def test_the_rest_job_refuses_a_mass_delete_unless_the_body_allows_it(
     import httpx
 
     from ingest.embedders.factory import EmbedderChoice
-    from rag.api import create_app
+    from rag.api.app import create_app
     from rag.components import build_components
     from rag.settings import RagSettings
     from tests.fakes.servers import ServerThread

@@ -5,14 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ingest.types import Hit
-from rag.rerank import (
-    APIReranker,
-    CrossEncoderReranker,
-    RerankError,
-    RerankSettings,
-    build_reranker,
-    rerank_hits,
-)
+from rag.errors import RerankError
+from rag.retrieval.rerank import APIReranker, CrossEncoderReranker, RerankSettings, build_reranker, rerank_hits
 from tests.fakes.rerank_server import FakeRerankServer
 
 pytestmark = pytest.mark.integration

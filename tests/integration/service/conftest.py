@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from ingest.embedders.factory import EmbedderChoice
-from rag.api import create_app
-from rag.auth import generate_key, hash_key
-from rag.cli_keys import toml_record
+from rag.api.app import create_app
+from rag.api.auth import generate_key, hash_key
+from rag.cli.keys import toml_record
 from rag.components import build_components
 from rag.llm.settings import LLMSettings
 from rag.logging_setup import JsonFormatter, RedactSecrets, install_record_factory

@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from rag.auth import AuthConfigError, generate_key, hash_key
-from rag.cli_keys import toml_record
+from rag.api.auth import generate_key, hash_key
+from rag.cli.keys import toml_record
+from rag.errors import AuthConfigError
 from rag.settings import ApiKeyRecord
 from tests.integration.service.conftest import PEPPER, QUESTION, bearer, build_app, service_settings, write_key_file
 
@@ -148,7 +149,7 @@ async def test_auth_off_must_be_explicit_and_is_logged(
     data_dir: Path, bundled_embedder: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = build_app(service_settings(data_dir, None, auth={"enabled": False}), bundled_embedder)
-    with caplog.at_level(logging.WARNING, logger="rag.auth"):
+    with caplog.at_level(logging.WARNING, logger="rag.api.auth"):
         async with _client(app, "10.0.0.7") as remote:
             assert (await remote.get("/kbs")).status_code == 200
     assert any("AUTHENTICATION DISABLED" in r.getMessage() for r in caplog.records)

@@ -21,7 +21,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
-from rag.api import create_app
+from rag.api.app import create_app
 from rag.settings import RagSettings
 from tests.integration.service.conftest import bearer
 

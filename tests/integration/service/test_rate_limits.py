@@ -8,7 +8,8 @@ import httpx
 import openai
 import pytest
 
-from rag.ratelimit import RateLimiter, TooManyRequests
+from rag.api.ratelimit import RateLimiter
+from rag.errors import TooManyRequests
 from rag.settings import RateLimitSettings
 from tests.fakes.llm_server import FakeLLMServer, Script
 from tests.integration.service.conftest import QUESTION, bearer, key

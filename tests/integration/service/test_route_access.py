@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from rag.access import Access, access_table, check_table_covers, served_routes
+from rag.api.access import Access, access_table, check_table_covers, served_routes
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.servers import ServerThread
 from tests.integration.service.conftest import PEPPER, QUESTION, bearer, build_app, service_settings

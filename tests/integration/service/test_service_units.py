@@ -10,13 +10,26 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.auth import AuthConfigError, Principal, generate_key, hash_key, load_key_file
-from rag.cli import app as rag_cli
-from rag.errors import LLMBadResponse, LLMRateLimited, LLMTimeout, LLMUnavailable, UnknownKnowledgeBase
-from rag.errors_http import ModelNotFound
+from rag.api.auth import Principal, generate_key, hash_key, load_key_file
+from rag.api.routes.openai_compat import (
+    ChatCompletionRequest,
+    CitationRewriter,
+    clean_history,
+    parse_model,
+    to_ask_request,
+)
+from rag.cli.commands import app as rag_cli
+from rag.errors import (
+    AuthConfigError,
+    LLMBadResponse,
+    LLMRateLimited,
+    LLMTimeout,
+    LLMUnavailable,
+    ModelNotFound,
+    UnknownKnowledgeBase,
+)
 from rag.llm.events import ChatMessage
 from rag.metrics import llm_error_kind
-from rag.openai_compat import ChatCompletionRequest, CitationRewriter, clean_history, parse_model, to_ask_request
 from rag.orchestrator import Orchestrator
 from rag.settings import ApiKeyRecord, ApiSettings, RagSettings, get_settings
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from ingest.errors import KnowledgeBaseNotFound, VectorIndexError
+from ingest.errors import KnowledgeBaseExists, KnowledgeBaseNotFound, VectorIndexError
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.chroma import ChromaStore
 from ingest.stores.factory import build_store
-from ingest.stores.migrate import KnowledgeBaseExists, migrate_kb, migration_staging_name
+from ingest.stores.migrate import migrate_kb, migration_staging_name
 from ingest.types import Chunk
-from rag.cli import app
+from rag.cli.commands import app
 from rag.settings import get_settings
 
 pytestmark = pytest.mark.integration

@@ -9,7 +9,7 @@ from ingest.errors import ParseError
 from ingest.tables import html_table_to_text
 from ingest.textdecode import decode_text
 from ingest.types import Hit
-from rag.retrieval import drop_near_duplicates
+from rag.retrieval.base import drop_near_duplicates
 
 pytestmark = pytest.mark.unit
 

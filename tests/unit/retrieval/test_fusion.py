@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ingest.types import Hit
-from rag.fusion import Ranking, fuse, reciprocal_rank_fusion, weighted_fusion
+from rag.retrieval.fusion import Ranking, fuse, reciprocal_rank_fusion, weighted_fusion
 
 pytestmark = pytest.mark.unit
 

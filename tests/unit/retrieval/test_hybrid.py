@@ -12,9 +12,9 @@ from ingest.errors import EmbeddingModelMismatch
 from ingest.lexical import LexicalIndex
 from ingest.pipeline import Indexer
 from ingest.types import Element, ParsedDocument
-from rag.errors import UnknownKnowledgeBase
-from rag.hybrid import HybridRetrieved, HybridRetriever
-from rag.rerank import RerankError, Scored
+from rag.errors import RerankError, UnknownKnowledgeBase
+from rag.retrieval.hybrid import HybridRetrieved, HybridRetriever
+from rag.retrieval.rerank import Scored
 
 from .fakes import HashEmbedder, MemoryStore
 

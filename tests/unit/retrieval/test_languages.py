@@ -8,7 +8,7 @@ import pytest
 
 from ingest.embedders.languages import han_share, is_chinese_text, reads_chinese
 from ingest.lexical import LexicalIndex
-from rag.hybrid import HybridRetriever
+from rag.retrieval.hybrid import HybridRetriever
 
 from .fakes import HashEmbedder, MemoryStore
 

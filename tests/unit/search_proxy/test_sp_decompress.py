@@ -10,8 +10,8 @@ import brotli
 import pytest
 from backports import zstd
 
-from search_proxy.errors import UnsupportedContent
-from search_proxy.fetch.decompress import ACCEPT_ENCODING, DecodeError, Decoder, decoder_for
+from search_proxy.errors import DecodeError, UnsupportedContent
+from search_proxy.fetch.decompress import ACCEPT_ENCODING, Decoder, decoder_for
 
 pytestmark = pytest.mark.unit
 

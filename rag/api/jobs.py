@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ingest.deletion_guard import MassDeleteRefused
-from ingest.discovery import RootUnavailable
-from ingest.locking import JobLocked
+from ingest.errors import JobLocked, MassDeleteRefused, RootUnavailable
 from ingest.pipeline import FileOutcome, ProgressListener
 from rag.components import Components
 from rag.metrics import IngestMetrics, Tee

@@ -26,12 +26,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 
-from rag.deps import ComponentsDep, OrchestratorDep, PrincipalDep, answer_slot
-from rag.errors import BadRequest, UnknownKnowledgeBase
-from rag.errors_http import ModelNotFound, stream_failure
+from rag.api.deps import ComponentsDep, OrchestratorDep, PrincipalDep, answer_slot
+from rag.api.error_handlers import stream_failure
+from rag.api.ratelimit import StreamSlot
+from rag.errors import BadRequest, ModelNotFound, UnknownKnowledgeBase
 from rag.events import AnswerEvent, AskEvent, DoneEvent, ReasoningEvent, SourcesEvent, WarningEvent
 from rag.llm.reasoning import strip_reasoning
-from rag.ratelimit import StreamSlot
 from rag.types import AskRequest, AskResponse, HistoryTurn, Source
 
 MODEL_PREFIX = "kb:"

@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Request, params
 
 from rag import metrics
-from rag.access import access_for, enforce
-from rag.auth import Authenticator, Forbidden, Principal, Unauthorized
+from rag.api.access import access_for, enforce
+from rag.api.auth import Authenticator, Principal
+from rag.api.jobs import JobManager
+from rag.api.ratelimit import RateLimiter, StreamSlot
 from rag.components import Components
-from rag.errors import UnsupportedMediaType
+from rag.errors import Forbidden, TooManyRequests, Unauthorized, UnsupportedMediaType
 from rag.orchestrator import Orchestrator
-from rag.ratelimit import RateLimiter, StreamSlot, TooManyRequests
 from rag.settings import RagSettings
 
 
@@ -30,6 +31,16 @@ def get_app_settings(components: Annotated[Components, Depends(get_components)])
     return components.settings
 
 
+def get_jobs(request: Request) -> JobManager:
+    jobs: JobManager = request.app.state.jobs
+    return jobs
+
+
+def get_authenticator(request: Request) -> Authenticator:
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator
+
+
 def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
@@ -43,10 +54,9 @@ async def get_principal(request: Request) -> Principal:
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    authenticator: Authenticator = request.app.state.authenticator
     recorder = metrics.current()
     try:
-        principal = authenticator.authenticate(request)
+        principal = get_authenticator(request).authenticate(request)
     except Unauthorized as exc:
         if recorder is not None:
             recorder.auth_failures.labels(exc.code).inc()
@@ -63,7 +73,7 @@ async def get_principal(request: Request) -> Principal:
 
 
 async def guard_route(request: Request) -> None:
-    """The app-wide dependency that enforces ``rag.access``'s table for the matched route."""
+    """The app-wide dependency that enforces ``rag.api.access``'s table for the matched route."""
     access = access_for(request)
     if access is None:  # create_app checks coverage, so only a route added later gets here
         raise Forbidden("this route has no access rule, so it is refused")
@@ -127,3 +137,5 @@ OrchestratorDep = Annotated[Orchestrator, Depends(get_orchestrator)]
 SettingsDep = Annotated[RagSettings, Depends(get_app_settings)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+JobsDep = Annotated[JobManager, Depends(get_jobs)]
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]

@@ -23,14 +23,14 @@ from typing import Annotated, Literal
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ingest.errors import IngestError
-from ingest.locking import JobLocked, KbLock
+from ingest.errors import IngestError, JobLocked
+from ingest.locking import KbLock
 from ingest.rebuild import KbFiles
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
 from ingest.stores.migrate import migrate_kb
 from ingest.stores.naming import validate_kb_name
-from rag import cli_output as ui
+from rag.cli import output as ui
 from rag.settings import RagSettings, get_settings
 
 Backend = Literal["chroma", "milvus"]

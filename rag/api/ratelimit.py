@@ -17,22 +17,11 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.errors import RagError
+from rag.errors import TooManyRequests
 from rag.settings import RateLimitSettings
 
 MAX_STREAM_RETRY_AFTER_S = 300
 ANSWER_MEAN_WEIGHT = 0.2  # weight of the newest duration in the running mean
-
-
-class TooManyRequests(RagError):
-    """A per-key limit was hit (HTTP 429); ``retry_after`` is in seconds."""
-
-    code = "rate_limit_exceeded"
-
-    def __init__(self, message: str, retry_after: float, limit: str) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.limit = limit
 
 
 @dataclass(slots=True)

@@ -11,13 +11,11 @@ from typing import Annotated, Literal
 
 import typer
 
-from ingest.deletion_guard import MassDeleteRefused
-from ingest.discovery import RootUnavailable, check_roots
-from ingest.errors import IngestError, InvalidKnowledgeBaseName
-from ingest.locking import JobLocked
-from rag import cli_output as ui
-from rag.cli_keys import app as keys_app
-from rag.cli_migrate import register_migrate
+from ingest.discovery import check_roots
+from ingest.errors import IngestError, InvalidKnowledgeBaseName, JobLocked, MassDeleteRefused, RootUnavailable
+from rag.cli import output as ui
+from rag.cli.keys import app as keys_app
+from rag.cli.migrate import register_migrate
 from rag.components import Components, build_components, kb_lock
 from rag.errors import RagError
 from rag.eval.cli import eval_app
@@ -247,7 +245,7 @@ def serve(
     """Start the REST API (OpenAPI docs at /docs)."""
     import uvicorn
 
-    from rag.api import create_app
+    from rag.api.app import create_app
     from rag.logging_setup import configure_logging
 
     settings = get_settings()
@@ -283,9 +281,7 @@ def kb_list() -> None:
 def demo(
     data: Annotated[Path, typer.Option(help="folder to index")] = Path("data"),
     kb: KbOption = "sample",
-    question: Annotated[
-        str, typer.Option(help="question to ask")
-    ] = "How long is the standard warranty on Northwind robots?",
+    question: Annotated[str, typer.Option(help="question to ask")] = DEMO_QUESTION,
 ) -> None:
     """Index the sample knowledge base and answer one question (works offline)."""
     settings = get_settings()
@@ -298,7 +294,3 @@ def demo(
         asyncio.run(_ask(components, AskRequest(question=question, kb=kb), True, False))
     except (IngestError, RagError) as exc:
         _fail(exc)
-
-
-if __name__ == "__main__":
-    app()

@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from rag.auth import AuthConfigError, KeyStore, generate_key, hash_key
+from rag.api.auth import KeyStore, generate_key, hash_key
+from rag.errors import AuthConfigError
 from rag.settings import KEY_SCOPES, ApiKeyRecord, get_settings
 
 app = typer.Typer(help="Create and inspect API keys.", no_args_is_help=True)

@@ -20,17 +20,11 @@ import httpx
 from pydantic import BaseModel, Field, SecretStr
 
 from ingest.types import Hit
-from rag.errors import RetrievalError
+from rag.errors import RerankError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RERANK_MODEL = "BAAI/bge-reranker-v2-m3"
-
-
-class RerankError(RetrievalError):
-    """The reranker could not be loaded or called."""
-
-    code = "rerank_failed"
 
 
 @dataclass(frozen=True, slots=True)

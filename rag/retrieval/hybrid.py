@@ -2,7 +2,7 @@
 
 Dense search finds paraphrases; BM25 finds the exact names, numbers and rare terms that a
 small embedding model blurs. Each is run for its own candidate list, the lists are fused
-(``rag.fusion``) and, when a reranker is configured, its top candidates are rescored.
+(``rag.retrieval.fusion``) and, when a reranker is configured, its top candidates are rescored.
 
 ``HybridRetriever`` has ``Retriever``'s interface (``check_kb``, ``retrieve``), so the
 orchestrator uses either unchanged. ``Retrieved.best_score`` stays a dense cosine (the best
@@ -20,11 +20,11 @@ from ingest.embedders.languages import is_chinese_text, reads_chinese
 from ingest.lexical.backend import LexicalBackend
 from ingest.stores.base import VectorStore
 from ingest.types import Hit
-from rag.errors import RetrievalError
-from rag.fusion import FusionMethod, Ranking, fuse
+from rag.errors import RerankError, RetrievalError
 from rag.metrics import stage
-from rag.rerank import Reranker, RerankError, rerank_hits
-from rag.retrieval import Retrieved, Retriever, drop_near_duplicates
+from rag.retrieval.base import Retrieved, Retriever, drop_near_duplicates
+from rag.retrieval.fusion import FusionMethod, Ranking, fuse
+from rag.retrieval.rerank import Reranker, rerank_hits
 
 log = logging.getLogger(__name__)
 

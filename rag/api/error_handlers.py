@@ -26,37 +26,30 @@ from ingest.errors import (
     KnowledgeBaseNotFound,
     VectorIndexError,
 )
-from rag.access import Access
-from rag.auth import AuthConfigError, Forbidden, Unauthorized
+from rag.api.access import Access
 from rag.errors import (
+    AuthConfigError,
     BadRequest,
+    Forbidden,
     LLMBadResponse,
     LLMError,
     LLMRateLimited,
     LLMTimeout,
     LLMUnavailable,
+    ModelNotFound,
     NotFound,
     RagError,
     RetrievalError,
+    TooManyRequests,
+    Unauthorized,
     UnknownKnowledgeBase,
     UnsupportedMediaType,
     WebSearchError,
 )
 from rag.metrics import llm_error_kind
-from rag.ratelimit import TooManyRequests
 from rag.types import ErrorResponse
 
 log = logging.getLogger(__name__)
-
-
-class ModelNotFound(RagError):
-    """An OpenAI ``model`` that names no knowledge base this key may read (HTTP 404)."""
-
-    code = "model_not_found"
-
-    def __init__(self, model: str) -> None:
-        super().__init__(f"The model {model!r} does not exist or you do not have access to it.")
-        self.model = model
 
 
 # None as code: the exception instance carries its own.

@@ -36,7 +36,7 @@ from typing import Any, Literal
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import HTTPConnection
 
-from rag.errors import RagError, UnknownKnowledgeBase
+from rag.errors import AuthConfigError, Forbidden, Unauthorized, UnknownKnowledgeBase
 from rag.settings import KEY_SCOPES, ApiKeyRecord, AuthSettings
 
 log = logging.getLogger(__name__)
@@ -45,28 +45,6 @@ KEY_PREFIX = "askd_"
 HASH_SCHEME = "hmac-sha256"
 Mode = Literal["keys", "off", "loopback"]
 _RECORDS = TypeAdapter(list[ApiKeyRecord])
-
-
-class AuthConfigError(RagError):
-    """Settings that cannot work (``enabled=true`` without keys, an unreadable key file)."""
-
-    code = "auth_config_error"
-
-
-class Unauthorized(RagError):
-    """No key, or a key that matches none configured (HTTP 401 with ``WWW-Authenticate: Bearer``)."""
-
-    code = "invalid_api_key"
-
-    def __init__(self, message: str, code: str = "invalid_api_key") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class Forbidden(RagError):
-    """A valid key without the scope the route needs (HTTP 403)."""
-
-    code = "permission_denied"
 
 
 def generate_key() -> str:

@@ -26,8 +26,8 @@ from typing import Any, Literal
 from fastapi import FastAPI, Request
 from fastapi.routing import iter_route_contexts
 
-from rag.auth import Forbidden, Principal
-from rag.errors import UnknownJob
+from rag.api.auth import Principal
+from rag.errors import Forbidden, UnknownJob
 
 Level = Literal["public", "key", "read", "ingest", "delete", "admin"]
 KbFrom = Literal["path", "job", "body", "model"]
@@ -83,10 +83,10 @@ def check_table_covers(app: FastAPI, table: dict[tuple[str, str], Access]) -> No
     served = served_routes(app)
     unguarded = sorted(served - table.keys())
     if unguarded:
-        raise RuntimeError(f"routes without an entry in rag.access.access_table: {unguarded}")
+        raise RuntimeError(f"routes without an entry in rag.api.access.access_table: {unguarded}")
     stale = sorted(table.keys() - served)
     if stale:
-        raise RuntimeError(f"rag.access.access_table names routes the app does not serve: {stale}")
+        raise RuntimeError(f"rag.api.access.access_table names routes the app does not serve: {stale}")
 
 
 def access_for(request: Request) -> Access | None:

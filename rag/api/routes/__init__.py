@@ -1,0 +1,1 @@
+"""One ``APIRouter`` per resource: questions, the OpenAI-compatible surface, knowledge bases and jobs, admin."""
