@@ -36,6 +36,7 @@ COPY pyproject.toml README.md ./
 COPY ingest ./ingest
 COPY rag ./rag
 COPY search_proxy ./search_proxy
+COPY servicekit ./servicekit
 RUN python -m pip install . \
     && python -m pip install --no-deps "unstructured-inference==1.6.14"
 

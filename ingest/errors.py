@@ -7,7 +7,12 @@
     ├── EmbeddingError           the embedding model could not be loaded or called
     ├── VectorIndexError         the vector store refused an operation or is unreachable
     │   └── KnowledgeBaseNotFound
-    └── EmbeddingModelMismatch   a knowledge base is used with another model than it was built with
+    ├── EmbeddingModelMismatch   a knowledge base is used with another model than it was built with
+    ├── JobLocked                another job holds the knowledge base's lock
+    ├── RootUnavailable          a folder or file the job was given cannot be read; nothing changed
+    ├── MassDeleteRefused        the job would delete too much of the knowledge base; nothing deleted
+    ├── KnowledgeBaseExists      a migration target already holds the knowledge base
+    └── MigrationError           a migration copy failed or did not verify; the target is unchanged
 
 Vendor exceptions are translated at the boundary (``raise ... from exc``) so callers
 only ever catch these.

@@ -3,11 +3,17 @@
     RagError
     ├── BadRequest              the question or its options are invalid (HTTP 400/413/422)
     │   └── UnsupportedMediaType    a body sent as something other than JSON (HTTP 415)
+    ├── AuthConfigError         auth settings that cannot work (refused at start-up)
+    ├── Unauthorized            no key, or one that matches none configured (HTTP 401)
+    ├── Forbidden               a valid key without the scope the route needs (HTTP 403)
+    ├── TooManyRequests         a per-key limit was hit (HTTP 429 with Retry-After)
     ├── NotFound                a document or job that does not exist, or that the key may not see (404)
     │   ├── UnknownDocument
-    │   └── UnknownJob
+    │   ├── UnknownJob
+    │   └── ModelNotFound       an OpenAI ``model`` naming no knowledge base the key may read
     ├── RetrievalError          the knowledge base could not be searched
-    │   └── UnknownKnowledgeBase
+    │   ├── UnknownKnowledgeBase
+    │   └── RerankError         the reranker could not be loaded or called
     ├── WebSearchError          the search proxy failed (answers go on from the knowledge base)
     └── LLMError                the chat model failed
         ├── LLMRateLimited      429 from every profile
@@ -136,7 +142,7 @@ class TooManyRequests(RagError):
         self.limit = limit
 
 
-class ModelNotFound(RagError):
+class ModelNotFound(NotFound):
     """An OpenAI ``model`` that names no knowledge base this key may read (HTTP 404)."""
 
     code = "model_not_found"

@@ -5,7 +5,7 @@ record factory copies it onto every record made while the request is handled, in
 worker threads (anyio copies the context), and ``rag.web_client`` forwards it to the search
 proxy as ``X-Request-ID``. Questions, documents and answers are never logged at INFO: log
 calls name sizes and ids, and a filter scrubs bearer tokens and API keys as a second defence.
-The JSON formatter and the scrubbing filter are the search proxy's (``search_proxy.logs``).
+The JSON formatter and the scrubbing filter are shared with the search proxy (``servicekit.logs``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from collections.abc import Iterable
 from contextvars import ContextVar
 from typing import Any
 
-from search_proxy.logs import REDACTED, JsonFormatter
-from search_proxy.logs import RedactSecrets as _RedactSecrets
+from servicekit.logs import REDACTED, JsonFormatter
+from servicekit.logs import RedactSecrets as _RedactSecrets
 
 __all__ = ["REDACTED", "REQUEST_ID_HEADER", "JsonFormatter", "RedactSecrets", "configure_logging", "scrub"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
@@ -16,6 +16,7 @@ from pydantic_settings import NoDecode
 from ingest.settings import IngestSettings
 from rag.llm.settings import LLMSettings
 from rag.retrieval.rerank import RerankSettings
+from servicekit.settings import split_csv
 
 PROJECT_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
@@ -88,18 +89,6 @@ class WebSettings(BaseModel):
     )
 
 
-def _split_csv(value: Any) -> Any:
-    """Accept ``a,b`` (the natural env form) as well as a JSON list."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            import json
-
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return value
-
-
 KEY_SCOPES = ("ingest", "delete", "admin")
 _PLACEHOLDER_PEPPERS = frozenset({"changeme", "change-me", "replace-me", "xxx", "todo"})
 KeyScope = Literal["ingest", "delete", "admin"]
@@ -163,7 +152,7 @@ class CorsSettings(BaseModel):
     allow_credentials: bool = False
     max_age_s: int = Field(600, ge=0)
 
-    _csv = field_validator("allow_origins", mode="before")(_split_csv)
+    _csv = field_validator("allow_origins", mode="before")(split_csv)
 
 
 class MetricsSettings(BaseModel):

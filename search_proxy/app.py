@@ -20,7 +20,6 @@ from search_proxy.chain import ProviderChain
 from search_proxy.deps import ServiceDep, SettingsDep, require_json, require_key
 from search_proxy.fetch.ssrf import Resolver
 from search_proxy.http_errors import install_error_handlers
-from search_proxy.logs import RedactSecrets
 from search_proxy.metrics import (
     CONTENT_TYPE,
     ObservabilityMiddleware,
@@ -34,6 +33,7 @@ from search_proxy.providers.factory import build_providers
 from search_proxy.service import SearchService
 from search_proxy.settings import Settings, get_settings
 from search_proxy.upstream import build_provider_client, build_ssl_context
+from servicekit.logs import RedactSecrets
 
 log = logging.getLogger("search_proxy.app")
 _DESCRIPTIONS = {

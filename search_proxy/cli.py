@@ -19,8 +19,8 @@ def serve(
     import uvicorn
 
     from search_proxy.app import create_app
-    from search_proxy.logs import configure_logging
     from search_proxy.settings import get_settings
+    from servicekit.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings.server.log_level, json_lines=settings.server.log_json, secrets=settings.secret_values())

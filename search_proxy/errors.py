@@ -17,7 +17,8 @@
     └── FetchError                  one result page could not be used (reported as a warning)
         ├── BlockedURL              the SSRF guard refused the URL or an address it resolves to
         ├── PageTooLarge            the byte limit was reached before anything usable arrived
-        └── UnsupportedContent      a content type the extractor does not handle
+        ├── UnsupportedContent      a content type the extractor does not handle
+        └── DecodeError             a body that is not valid data of its Content-Encoding
 
 Provider and fetch errors never reach callers as HTTP errors on their own: the chain and the
 fetcher turn them into ``warnings`` and only the top-level errors map to statuses

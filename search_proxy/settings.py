@@ -23,6 +23,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from servicekit.settings import split_csv
+
 PROVIDER_NAMES = ("searxng", "bocha", "brave", "tavily")
 SECRET_FIELDS = frozenset({"api_key"})
 _PLACEHOLDERS = frozenset(
@@ -30,18 +32,6 @@ _PLACEHOLDERS = frozenset(
 )
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def _split_csv(value: Any) -> Any:
-    """Accept ``a,b`` as well as a JSON list, because env vars are edited by hand."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("["):
-            import json
-
-            return json.loads(text)
-        return [part.strip() for part in text.split(",") if part.strip()]
-    return value
 
 
 def _reject_placeholder(value: SecretStr | None) -> SecretStr | None:
@@ -170,7 +160,7 @@ class ProvidersSettings(BaseModel):
     @field_validator("order", mode="before")
     @classmethod
     def _order_csv(cls, value: Any) -> Any:
-        return _split_csv(value)
+        return split_csv(value)
 
     @field_validator("order")
     @classmethod
@@ -209,7 +199,7 @@ class FetchSettings(BaseModel):
     @field_validator("allow_networks", mode="before")
     @classmethod
     def _networks_csv(cls, value: Any) -> Any:
-        return _split_csv(value)
+        return split_csv(value)
 
 
 class Settings(BaseSettings):

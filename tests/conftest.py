@@ -61,3 +61,16 @@ def bundled_embedder() -> Any:
     embedder = make()
     embedder.load()
     return embedder
+
+
+_LAYER_MARKS = {"unit": "unit", "integration": "integration", "contracts": "integration", "e2e": "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by its layer (its folder under tests/), so ``-m unit`` is the fast target."""
+    tests_root = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        relative = os.path.relpath(str(item.path), tests_root).split(os.sep)
+        mark = _LAYER_MARKS.get(relative[0])
+        if mark is not None and item.get_closest_marker(mark) is None:
+            item.add_marker(getattr(pytest.mark, mark))

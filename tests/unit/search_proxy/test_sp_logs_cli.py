@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from search_proxy.cli import app
-from search_proxy.logs import JsonFormatter, RedactSecrets, public_text
+from servicekit.logs import JsonFormatter, RedactSecrets, public_text
 
 pytestmark = pytest.mark.unit
 
