@@ -15,7 +15,6 @@ its key, read when a request is made.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Annotated, Any
 
@@ -24,6 +23,7 @@ from pydantic_settings import NoDecode
 
 from rag.errors import LLMUnavailable
 from rag.llm.reasoning import DEFAULT_PROBE_CHARS
+from servicekit.settings import split_csv
 
 # Values people paste from examples; sending them only produces a confusing 401.
 _PLACEHOLDER_KEYS = frozenset({"changeme", "changethis", "your-api-key", "sk-xxx", "sk-...", "xxx", "todo"})
@@ -132,16 +132,7 @@ class LLMSettings(BaseModel):
         default=300.0, gt=0, description="The cool-down doubles after each failed probe, up to this."
     )
 
-    @field_validator("profiles", mode="before")
-    @classmethod
-    def _split_profiles(cls, value: Any) -> Any:
-        """Accept ``vllm,siliconflow`` (the natural env form) as well as a JSON or Python list."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [part.strip() for part in text.split(",") if part.strip()]
-        return value
+    _split_profiles = field_validator("profiles", mode="before")(split_csv)  # ``vllm,siliconflow`` or a list
 
     @field_validator("profiles")
     @classmethod
