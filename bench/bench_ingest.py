@@ -56,12 +56,12 @@ def _peak_mb() -> float:
 def stage_ours(folder: str, data_dir: str, workers: int | None) -> dict[str, Any]:
     os.environ["RAG_DATA_DIR"] = data_dir
     os.environ["RAG_EMBEDDING__MODEL"] = "bundled:all-minilm-l6-v2"
-    from rag.components import build_components
+    from rag.components import build_indexing
     from rag.settings import RagSettings
 
-    components = build_components(RagSettings())
+    indexing = build_indexing(RagSettings())
     started = time.perf_counter()
-    with components.reindex_job("bench", workers=workers) as job:
+    with indexing.jobs.open("bench", workers=workers) as job:
         report = job.run([folder])
     seconds = time.perf_counter() - started
     return {

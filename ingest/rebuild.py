@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.errors import KnowledgeBaseNotFound
-from ingest.pipeline import KbIndexSink
+from ingest.sinks import KbIndexSink
 from ingest.stores.base import VectorStore
 from ingest.stores.naming import working_copy_name
 

@@ -15,7 +15,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 
 from ingest.chunking import Chunker, ChunkingConfig
@@ -27,9 +26,10 @@ from ingest.limits import FileLimits
 from ingest.loaders import document_id, parser_version
 from ingest.manifest import FileRecord, Manifest
 from ingest.parallel import Parsed, parse_files
-from ingest.pipeline import EMBED_WINDOW, FileOutcome, KbIndexSink, ProgressListener, embed_slices
+from ingest.progress import FileOutcome, ProgressListener
+from ingest.sinks import KbIndexSink
 from ingest.stores.base import MetadataFilter, VectorStore
-from ingest.types import Chunk, ParsedDocument
+from ingest.writing import EMBED_WINDOW, ChunkedDocument, Vectors, chunk_document, embed_window, windows
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,23 @@ class ReindexJob:
         """
         started = time.perf_counter()
         progress = progress or ProgressListener()
-        roots = list(roots)
+        try:
+            report = self._run(list(roots), verify, delete_missing, allow_mass_delete, progress)
+        except BaseException as exc:
+            progress.job_failed(exc, time.perf_counter() - started)
+            raise
+        report.seconds = time.perf_counter() - started
+        progress.job_done(report)
+        return report
+
+    def _run(
+        self,
+        roots: list[str | Path],
+        verify: bool,
+        delete_missing: bool,
+        allow_mass_delete: bool,
+        progress: ProgressListener,
+    ) -> ReindexReport:
         check_roots(roots)  # before anything is created or repaired
         self.store.ensure_kb(self.collection, self.embedder.model_id, self.embedder.dimension)
         for sink in self.sinks:
@@ -284,42 +300,32 @@ class ReindexJob:
             self.manifest.remove(record.path)
             report.deleted += 1
         parsed = parse_files([f.path for f in plan.to_index()], self.kb, self.workers, self.limits)
-        sizes = {f.path: f for f in plan.to_index()}
-        for batch in self._batches(parsed, sizes, report, progress):
-            self._embed_and_write(batch, sizes, report, progress)
+        files = {f.path: f for f in plan.to_index()}
+        for window in windows(self._chunked(parsed, files, report, progress), self.embed_batch):
+            for complete, vectors in embed_window(self.embedder, window, progress):
+                self._write_documents(complete, vectors, files, report, progress)
+            report.chunks_embedded += sum(len(item.chunks) for item in window)
         hits = getattr(self.embedder, "hits", None)
         report.cache_hits = int(hits) if isinstance(hits, int) else 0
-        report.seconds = time.perf_counter() - started
         return report
 
-    def _batches(
+    def _chunked(
         self,
         parsed: Iterator[Parsed],
         files: dict[str, DiskFile],
         report: ReindexReport,
         progress: ProgressListener,
-    ) -> Iterator[list[tuple[ParsedDocument, list[Chunk]]]]:
-        batch: list[tuple[ParsedDocument, list[Chunk]]] = []
-        size = 0
+    ) -> Iterator[ChunkedDocument]:
         for result in parsed:
             failpoint("after_parse")
             if result.document is None:
                 self._record_failure(files[result.path], result.error or "unreadable", report, progress)
                 continue
-            chunks = list(islice(self.chunker.iter_chunks(result.document, self.kb), self.limits.max_chunks + 1))
-            if len(chunks) > self.limits.max_chunks:
-                self._record_failure(files[result.path], self.limits.too_many_chunks(), report, progress)
-                continue
-            if not chunks:
-                self._record_failure(files[result.path], "no text to index", report, progress)
-                continue
-            batch.append((result.document, chunks))
-            size += len(chunks)
-            if size >= self.embed_batch:
-                yield batch
-                batch, size = [], 0
-        if batch:
-            yield batch
+            chunked = chunk_document(self.chunker, result.document, self.kb, self.limits)
+            if isinstance(chunked, str):
+                self._record_failure(files[result.path], chunked, report, progress)
+            else:
+                yield chunked
 
     def _record_failure(self, disk: DiskFile, reason: str, report: ReindexReport, progress: ProgressListener) -> None:
         outcome = FileOutcome(disk.path, "skipped", reason=reason)
@@ -342,39 +348,10 @@ class ReindexJob:
             )
         )
 
-    def _embed_and_write(
-        self,
-        batch: list[tuple[ParsedDocument, list[Chunk]]],
-        files: dict[str, DiskFile],
-        report: ReindexReport,
-        progress: ProgressListener,
-    ) -> None:
-        """Embed a window slice by slice, writing each document as soon as its last chunk is
-        embedded: files complete (and progress moves) during a window, not only at its end."""
-        failpoint("before_embed")
-        missing = [{c.text for c in chunks} for _, chunks in batch]
-        waiting: dict[str, list[int]] = {}
-        for index, texts in enumerate(missing):
-            for text in texts:
-                waiting.setdefault(text, []).append(index)
-        vectors: dict[str, list[float]] = {}
-        for part in embed_slices(self.embedder, [c.text for _, chunks in batch for c in chunks], progress):
-            failpoint("after_embed")
-            vectors.update(part)
-            complete = []
-            for text in part:
-                for index in waiting.pop(text, []):
-                    missing[index].discard(text)
-                    if not missing[index]:
-                        complete.append(index)
-            if complete:
-                self._write_documents([batch[i] for i in sorted(complete)], vectors, files, report, progress)
-        report.chunks_embedded += sum(len(chunks) for _, chunks in batch)
-
     def _write_documents(
         self,
-        batch: list[tuple[ParsedDocument, list[Chunk]]],
-        vectors: dict[str, list[float]],
+        batch: list[ChunkedDocument],
+        vectors: Vectors,
         files: dict[str, DiskFile],
         report: ReindexReport,
         progress: ProgressListener,
@@ -384,7 +361,8 @@ class ReindexJob:
         # markers that ``reconcile`` turns back into a clean state before the next run.
         records: list[FileRecord] = []
         replaced: list[str] = []
-        for doc, chunks in batch:
+        for item in batch:
+            doc, chunks = item.document, item.chunks
             disk = files[doc.source]
             if self.manifest.get(doc.source) is not None:
                 replaced.append(doc.doc_id)  # a new file has no chunks to remove
@@ -404,9 +382,10 @@ class ReindexJob:
             records.append(record)
         for doc_id in replaced:
             self.store.delete(self.collection, where=MetadataFilter({"doc_id": doc_id}))
-        all_chunks = [c for _, chunks in batch for c in chunks]
+        all_chunks = [c for item in batch for c in item.chunks]
         self.store.upsert(self.collection, all_chunks, [vectors[c.text] for c in all_chunks])
-        for (doc, chunks), record in zip(batch, records, strict=True):
+        for item, record in zip(batch, records, strict=True):
+            doc, chunks = item.document, item.chunks
             for sink in self.sinks:
                 sink.replace_document(self.collection, doc.doc_id, chunks)
             failpoint("after_store_write")

@@ -9,7 +9,6 @@ environment. Secrets (API keys) come from the environment only.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -142,8 +141,3 @@ class IngestSettings(BaseSettings):
         if self.store.backend == "milvus":
             return str(self.data_dir / "milvus.db")
         return str(self.data_dir / "chroma")
-
-
-@lru_cache(maxsize=1)
-def get_ingest_settings() -> IngestSettings:
-    return IngestSettings()

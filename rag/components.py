@@ -1,4 +1,6 @@
-"""Builds the runtime parts (embedder, store, retriever, chat model, orchestrator) from settings.
+"""Builds the runtime parts from settings: ``build_indexing`` (embedder, store, lexical index,
+re-index jobs) for what writes knowledge bases, ``build_components`` (that plus the retriever,
+chat model, web client and orchestrator) for what answers.
 
 Shared by the CLI and the API so both run the same configuration the same way.
 """
@@ -6,27 +8,15 @@ Shared by the CLI and the API so both run the same configuration the same way.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingest.chunking import ChunkingConfig
-from ingest.embed_cache import CachedEmbedder, EmbeddingCache
 from ingest.embedders.factory import EmbedderChoice, load_embedder
-from ingest.failpoints import failpoint
+from ingest.kb_jobs import JobRules, KbJobs
 from ingest.lexical import LexicalIndex, Tokenizer, TokenizerConfig
 from ingest.lexical.backend import LexicalBackend
-from ingest.locking import KbLock
-from ingest.manifest import Manifest
-from ingest.pipeline import Indexer
-from ingest.rebuild import KbFiles, staging_name
-from ingest.reindex import ReindexJob
-from ingest.settings import IngestSettings
-from ingest.storage_errors import disk_full
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
-from ingest.stores.naming import validate_kb_name
 from rag.llm.client import ChatModel, build_chat_model
 from rag.orchestrator import Orchestrator, WebSearcher
 from rag.retrieval.base import Retriever
@@ -35,14 +25,6 @@ from rag.retrieval.rerank import build_reranker
 from rag.settings import RagSettings
 
 log = logging.getLogger(__name__)
-
-
-@contextmanager
-def kb_lock(settings: IngestSettings, kb: str, job: str) -> Iterator[KbLock]:
-    """Hold ``kb``'s job lock (``JobLocked`` at once when another job has it); nothing is loaded first."""
-    validate_kb_name(kb)
-    with KbLock(KbFiles(settings.data_dir, kb).lock, kb, job=job) as lock:
-        yield lock
 
 
 def make_store(settings: RagSettings) -> VectorStore:
@@ -108,89 +90,19 @@ def make_web_client(settings: RagSettings) -> WebSearcher | None:
 
 
 @dataclass
-class Components:
-    """Everything a request needs, built once per process."""
+class Indexing:
+    """What writing knowledge bases needs (re-index jobs, uploads, deletes), built once per
+    process: no chat model, no web client, no reranker."""
 
     settings: RagSettings
     embedder_choice: EmbedderChoice
     store: VectorStore
     lexical: LexicalBackend
-    chat: ChatModel | None
-    web: WebSearcher | None
-    retriever: Retriever
-    orchestrator: Orchestrator
-    extras: dict[str, Any] = field(default_factory=dict)
+    jobs: KbJobs
 
     @property
     def embedder(self) -> Any:
         return self.embedder_choice.embedder
-
-    def indexer(self) -> Indexer:
-        """For documents that are not files (evaluation corpora); files go through ``reindex_job``."""
-        return Indexer(
-            self.embedder,
-            self.store,
-            self.chunking_config(),
-            sinks=[self.lexical],
-            limits=self.settings.ingest.file_limits(),
-        )
-
-    def chunking_config(self) -> ChunkingConfig:
-        chunking = self.settings.chunking
-        return ChunkingConfig(
-            chunk_tokens=chunking.chunk_tokens,
-            overlap_tokens=chunking.overlap_tokens,
-            heading_prefix=chunking.heading_prefix,
-        )
-
-    @contextmanager
-    def reindex_job(
-        self, kb: str, *, workers: int | None = None, job: str = "reindex", full: bool = False
-    ) -> Iterator[ReindexJob]:
-        """A job holding the knowledge base's lock, with its manifest and the embedding cache.
-
-        ``full`` builds a staging copy from scratch and swaps it in when the ``with`` block ends
-        without error, so queries never see a half-built index.
-        """
-        with kb_lock(self.settings, kb, job), self.locked_job(kb, workers=workers, full=full) as reindex:
-            yield reindex
-
-    @contextmanager
-    def locked_job(self, kb: str, *, workers: int | None = None, full: bool = False) -> Iterator[ReindexJob]:
-        """``reindex_job`` for a caller that already holds ``kb_lock`` (the CLI takes it before the
-        embedding model loads, so a refused job is told at once)."""
-        validate_kb_name(kb)
-        files = KbFiles(self.settings.data_dir, kb)
-        sinks = [self.lexical]
-        files.finish_swap(self.store, sinks)  # a crash mid-swap is completed before anything else
-        files.discard_staging(self.store, sinks)  # a rebuild killed before its swap starts again
-        cache = EmbeddingCache(self.settings.data_dir / "embedding_cache.sqlite")
-        try:
-            with Manifest(files.staging_manifest if full else files.manifest) as manifest:
-                yield ReindexJob(
-                    kb,
-                    CachedEmbedder(self.embedder, cache),
-                    self.store,
-                    manifest,
-                    chunking=self.chunking_config(),
-                    workers=workers,
-                    sinks=sinks,
-                    collection=staging_name(kb) if full else None,
-                    max_delete_share=self.settings.ingest.max_delete_share,
-                    limits=self.settings.ingest.file_limits(),
-                )
-            if full:
-                files.begin_swap()
-                failpoint("after_swap_marker")
-                files.finish_swap(self.store, sinks)
-            self.lexical.commit(kb)  # after a swap: the staging copy's matrix would be thrown away
-        except Exception as exc:
-            full_disk = disk_full(exc, self.settings.data_dir)
-            if full_disk is None:
-                raise
-            raise full_disk from exc
-        finally:
-            cache.close()
 
     def embedding_status(self) -> dict[str, Any]:
         choice = self.embedder_choice
@@ -202,6 +114,26 @@ class Components:
         }
 
 
+def build_indexing(settings: RagSettings, *, embedder_choice: EmbedderChoice | None = None) -> Indexing:
+    """Load the embedder (with its fallback); open the store and the lexical index lazily."""
+    choice = embedder_choice or load_embedder(settings.embedding)
+    store = make_store(settings)
+    lexical = make_lexical(settings, store)
+    jobs = KbJobs(settings.data_dir, choice.embedder, store, lexical, JobRules.from_settings(settings))
+    return Indexing(settings, choice, store, lexical, jobs)
+
+
+@dataclass
+class Components(Indexing):
+    """Everything a request needs, built once per process: ``Indexing`` and the answering side."""
+
+    chat: ChatModel | None
+    web: WebSearcher | None
+    retriever: Retriever
+    orchestrator: Orchestrator
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
 def build_components(
     settings: RagSettings,
     *,
@@ -209,12 +141,11 @@ def build_components(
     chat: ChatModel | None = None,
     web: WebSearcher | None = None,
 ) -> Components:
-    """Load the embedder (with its fallback), open nothing else until first use."""
-    choice = embedder_choice or load_embedder(settings.embedding)
-    store = make_store(settings)
-    lexical = make_lexical(settings, store)
-    retriever = make_retriever(settings, choice.embedder, store, lexical)
+    """``build_indexing`` plus the retriever, the chat model and the web client."""
+    indexing = build_indexing(settings, embedder_choice=embedder_choice)
+    retriever = make_retriever(settings, indexing.embedder, indexing.store, indexing.lexical)
     chat = chat if chat is not None else build_chat_model(settings.llm)
     web = web if web is not None else make_web_client(settings)
     orchestrator = Orchestrator(settings, retriever, chat, web)
-    return Components(settings, choice, store, lexical, chat, web, retriever, orchestrator)
+    fields = {name: getattr(indexing, name) for name in ("settings", "embedder_choice", "store", "lexical", "jobs")}
+    return Components(**fields, chat=chat, web=web, retriever=retriever, orchestrator=orchestrator)

@@ -37,7 +37,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ingest.pipeline import FileOutcome, IngestReport, ProgressListener
+from ingest.progress import FileOutcome, JobReport, ProgressListener
 from rag.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
 from rag.llm.breaker import STATE_VALUES, CircuitBreaker
 from rag.llm.events import AnswerDelta, ChatEvent, ReasoningDelta, StreamStart, Usage
@@ -149,7 +149,8 @@ class _BreakerCollector(Collector):
 
 
 class IngestMetrics(ProgressListener):
-    """Ingestion counters as a ``ProgressListener``: pass it (or ``tee`` it) to ``Indexer.ingest_*``.
+    """Ingestion counters as a ``ProgressListener``: pass it (or ``tee`` it) to a job's ``run``
+    (``ReindexJob``) or to ``Indexer.ingest_documents``.
 
     A batch job (``rag ingest`` in a CronJob) has no ``/metrics`` to scrape; ``push`` sends the
     counters to a Prometheus Pushgateway when one is configured.
@@ -181,8 +182,8 @@ class IngestMetrics(ProgressListener):
         else:
             self.failures.labels("file").inc()
 
-    def job_done(self, report: IngestReport) -> None:
-        self.record_job(report.seconds, "partial" if report.skipped else "ok")
+    def job_done(self, report: JobReport) -> None:
+        self.record_job(report.seconds, "ok" if report.ok else "partial")
 
     def job_failed(self, error: BaseException, seconds: float) -> None:  # noqa: ARG002 - the kind is enough
         self.failures.labels("job").inc()
@@ -218,7 +219,7 @@ class Tee(ProgressListener):
         for listener in self.listeners:
             listener.chunks_embedded(count)
 
-    def job_done(self, report: IngestReport) -> None:
+    def job_done(self, report: JobReport) -> None:
         for listener in self.listeners:
             listener.job_done(report)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ingest.pipeline import KbIndexSink
+from ingest.sinks import KbIndexSink
 from ingest.types import Hit
 
 

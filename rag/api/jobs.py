@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ingest.errors import JobLocked, MassDeleteRefused, RootUnavailable
-from ingest.pipeline import FileOutcome, ProgressListener
+from ingest.progress import FileOutcome, JobReport, ProgressListener
 from rag.components import Components
 from rag.metrics import IngestMetrics, Tee
 
@@ -47,6 +47,7 @@ class JobStatus:
 class _Listener(ProgressListener):
     def __init__(self, status: JobStatus) -> None:
         self.status = status
+        self.ended = False  # the job's run said how it ended (the metrics heard it too)
 
     def files_found(self, total: int) -> None:
         self.status.files_total = total
@@ -58,6 +59,12 @@ class _Listener(ProgressListener):
 
     def chunks_embedded(self, count: int) -> None:
         self.status.chunks_embedded += count
+
+    def job_done(self, report: JobReport) -> None:  # noqa: ARG002 - the summary is read from the report
+        self.ended = True
+
+    def job_failed(self, error: BaseException, seconds: float) -> None:  # noqa: ARG002
+        self.ended = True
 
 
 class JobManager:
@@ -110,7 +117,7 @@ class JobManager:
 
     def run_locked(self, kb: str, action: Callable[[Any], Any]) -> Any:
         """Run ``action(job)`` synchronously under the knowledge base's lock (document deletes)."""
-        with self.components.reindex_job(kb, workers=0, job="delete") as job:
+        with self.components.jobs.open(kb, workers=0, job="delete") as job:
             return action(job)
 
     def _run(
@@ -118,18 +125,17 @@ class JobManager:
     ) -> None:
         status.state = "running"
         status.started_at = time.time()
-        listener: ProgressListener = _Listener(status)
+        heard = _Listener(status)
+        listener: ProgressListener = heard
         if self.ingest_metrics is not None:
-            listener = Tee(listener, self.ingest_metrics)
+            listener = Tee(heard, self.ingest_metrics)
         try:
-            with self.components.reindex_job(status.kb, job=status.kind, full=full) as job:
+            with self.components.jobs.open(status.kb, job=status.kind, full=full) as job:
                 report = job.run(
                     paths, delete_missing=delete_missing, allow_mass_delete=allow_mass_delete, progress=listener
                 )
             status.summary = report.summary()
             status.state = "succeeded" if report.ok else "partial"
-            if self.ingest_metrics is not None:
-                self.ingest_metrics.record_job(report.seconds, "ok" if report.ok else "partial")
         except (JobLocked, RootUnavailable, MassDeleteRefused) as exc:  # refused before any change: said as is
             status.state, status.message = "failed", str(exc)
         except Exception as exc:  # reported through the job status, never lost
@@ -137,5 +143,6 @@ class JobManager:
             status.state, status.message = "failed", f"{type(exc).__name__}: {exc}"
         finally:
             status.finished_at = time.time()
-            if status.state == "failed" and self.ingest_metrics is not None:
+            if status.state == "failed" and self.ingest_metrics is not None and not heard.ended:
+                # refused or failed outside the job's run (the lock, a swap), so not yet counted
                 self.ingest_metrics.record_job(status.finished_at - (status.started_at or status.created_at), "failed")

@@ -13,10 +13,11 @@ import typer
 
 from ingest.discovery import check_roots
 from ingest.errors import IngestError, InvalidKnowledgeBaseName, JobLocked, MassDeleteRefused, RootUnavailable
+from ingest.kb_jobs import kb_lock
 from rag.cli import output as ui
 from rag.cli.keys import app as keys_app
 from rag.cli.migrate import register_migrate
-from rag.components import Components, build_components, kb_lock
+from rag.components import Components, Indexing, build_components, build_indexing
 from rag.errors import RagError
 from rag.eval.cli import eval_app
 from rag.events import AnswerEvent, DoneEvent, ReasoningEvent, SourcesEvent, WarningEvent
@@ -45,6 +46,13 @@ def _components(settings: RagSettings) -> Components:
     components = build_components(settings)
     ui.warn_fallback(components.embedder_choice)
     return components
+
+
+def _indexing(settings: RagSettings) -> Indexing:
+    """What a job needs: the chat model, web client and reranker are never built for one."""
+    indexing = build_indexing(settings)
+    ui.warn_fallback(indexing.embedder_choice)
+    return indexing
 
 
 def _fail(exc: Exception) -> None:
@@ -86,9 +94,9 @@ def _run_job(
     settings = get_settings()
     try:
         check_roots(paths)  # a folder that is gone is told before anything loads
-        with kb_lock(settings, kb, job):  # and so is a busy knowledge base
-            components = _components(settings)
-            with components.locked_job(kb, workers=workers, full=full) as reindex:
+        with kb_lock(settings.data_dir, kb, job):  # and so is a busy knowledge base
+            indexing = _indexing(settings)
+            with indexing.jobs.open_locked(kb, workers=workers, full=full) as reindex:
                 if dry_run:
                     plan = reindex.plan(paths, verify=verify, delete_missing=delete_missing)
                     try:
@@ -287,7 +295,7 @@ def demo(
     settings = get_settings()
     try:
         components = _components(settings)
-        with components.reindex_job(kb, job="demo") as job, ui.progress_for(ui.err) as progress:
+        with components.jobs.open(kb, job="demo") as job, ui.progress_for(ui.err) as progress:
             report = job.run([data], delete_missing=True, progress=progress)
         ui.print_reindex_report(report)
         ui.out.print(f"\n[bold]question:[/bold] {question}\n")

@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ingest.embedders.factory import EmbedderChoice
-from ingest.pipeline import FileOutcome, ProgressListener
+from ingest.progress import FileOutcome, ProgressListener
 from ingest.reindex import Plan, ReindexReport
 from rag.types import AskResponse, Source
 

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ingest.embedders.base import Embedder
-from ingest.pipeline import FileOutcome, ProgressListener
+from ingest.progress import FileOutcome, ProgressListener
 from ingest.stores.base import HnswParams
 from rag.eval.beir import load_beir
 from rag.eval.runner import METRICS, EvalReport, IndexConfig, RunConfig, build_index, evaluate_modes, work_directory

@@ -29,7 +29,8 @@ from ingest.chunking import ChunkingConfig
 from ingest.embedders.base import Embedder
 from ingest.lexical import LexicalIndex, Tokenizer, TokenizerConfig
 from ingest.lexical.tokenize import ChineseMode
-from ingest.pipeline import Indexer, ProgressListener
+from ingest.pipeline import Indexer
+from ingest.progress import ProgressListener
 from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
 from rag.eval.beir import BeirDataset, documents

@@ -57,7 +57,7 @@ def stack(
             rate_limit={"enabled": False},
         )
         components = build_components(settings, embedder_choice=EmbedderChoice(bundled_embedder, "test"))
-        with components.reindex_job("docs", workers=0) as job:
+        with components.jobs.open("docs", workers=0) as job:
             assert len(job.run([MIXED], delete_missing=False).indexed) == 2
         with ServerThread(create_app(settings, components)) as api:
             assert httpx.post(f"{api.base_url}/ask", json=QUESTION, timeout=60).status_code == 200

@@ -13,7 +13,7 @@ from httpx_sse import connect_sse
 
 from ingest.embedders.factory import EmbedderChoice
 from rag.api.app import create_app
-from rag.components import build_components
+from rag.components import build_components, build_indexing
 from rag.llm.settings import LLMSettings
 from rag.settings import RagSettings
 from tests.fakes.llm_server import FakeLLMServer, Script
@@ -63,8 +63,9 @@ def _settings(tmp: Path, llm: FakeLLMServer | None) -> RagSettings:
 @pytest.fixture(scope="module")
 def kb_dir(tmp_path_factory: pytest.TempPathFactory, bundled_embedder: Any) -> Path:
     data_dir = tmp_path_factory.mktemp("api-data")
-    components = build_components(_settings(data_dir, None), embedder_choice=EmbedderChoice(bundled_embedder, "test"))
-    report = components.indexer().ingest_paths([MIXED], "docs")
+    indexing = build_indexing(_settings(data_dir, None), embedder_choice=EmbedderChoice(bundled_embedder, "test"))
+    with indexing.jobs.open("docs", workers=0) as job:
+        report = job.run([MIXED])
     assert len(report.indexed) == 2
     return data_dir
 

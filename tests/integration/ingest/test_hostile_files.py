@@ -19,7 +19,7 @@ from ingest.errors import ParseError
 from ingest.limits import MB, FileLimits
 from ingest.loaders import load_file
 from ingest.manifest import Manifest
-from ingest.pipeline import ProgressListener
+from ingest.progress import ProgressListener
 from ingest.reindex import ReindexJob
 from ingest.stores.chroma import ChromaStore
 

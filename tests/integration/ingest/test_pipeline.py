@@ -1,15 +1,19 @@
-"""The ingestion pipeline against a real embedded Chroma and the bundled model."""
+"""The ingestion write path (``ingest.writing``, as a re-index job runs it over files) against a
+real embedded Chroma and the bundled model."""
 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ingest.errors import EmbeddingModelMismatch
-from ingest.pipeline import FileOutcome, Indexer, ProgressListener
+from ingest.manifest import Manifest
+from ingest.progress import FileOutcome, ProgressListener
+from ingest.reindex import ReindexJob, ReindexReport
 from ingest.stores.chroma import ChromaStore
 
 pytestmark = pytest.mark.integration
@@ -40,51 +44,76 @@ def store(tmp_path: Path) -> ChromaStore:
     return ChromaStore(tmp_path / "chroma")
 
 
-def test_corrupt_file_is_skipped_and_the_rest_indexed(bundled_embedder: Any, store: ChromaStore) -> None:
+Reindex = Callable[..., ReindexReport]
+
+
+@pytest.fixture
+def reindex(tmp_path: Path) -> Reindex:
+    """One job as production runs it (in-process parsing), with the knowledge base's own manifest."""
+
+    def run(
+        embedder: Any, store: ChromaStore, paths: list[Path], kb: str, progress: ProgressListener | None = None
+    ) -> ReindexReport:
+        with Manifest(tmp_path / "manifests" / f"{kb}.sqlite") as manifest:
+            return ReindexJob(kb, embedder, store, manifest, workers=0).run(paths, progress=progress)
+
+    return run
+
+
+def problems(report: ReindexReport) -> dict[str, str | None]:
+    """Every file not indexed, with its reason: failed to parse or chunk, or never supported."""
+    failed = {Path(f.path).name: f.reason for f in report.failed}
+    return failed | {Path(s.path).name: s.reason for s in report.plan.skipped}
+
+
+def test_corrupt_file_is_skipped_and_the_rest_indexed(
+    bundled_embedder: Any, store: ChromaStore, reindex: Reindex
+) -> None:
     progress = Recorder()
-    report = Indexer(bundled_embedder, store).ingest_paths([MIXED], "mixed", progress)
+    report = reindex(bundled_embedder, store, [MIXED], "mixed", progress)
     indexed = sorted(Path(f.path).name for f in report.indexed)
     assert indexed == ["dock_checklist.md", "shift_handover.txt"]
-    assert [(Path(f.path).name, f.reason) for f in report.skipped] == [
-        ("truncated.pdf", "truncated or damaged PDF (no end-of-file marker)")
-    ]
+    assert problems(report) == {"truncated.pdf": "truncated or damaged PDF (no end-of-file marker)"}
     assert progress.total == 3 and len(progress.done) == 3
-    assert progress.embedded == report.chunks == store.count("mixed")
+    assert progress.embedded == report.chunks_written == store.count("mixed")
     hits = store.search("mixed", bundled_embedder.embed_query("dedicated 16 A circuit"), 1)
     assert hits[0].source.endswith("dock_checklist.md")
 
 
-def test_every_bad_file_is_reported_with_a_reason(bundled_embedder: Any, store: ChromaStore) -> None:
-    report = Indexer(bundled_embedder, store).ingest_paths([BAD], "bad")
-    reasons = {Path(f.path).name: f.reason for f in report.skipped}
+def test_every_bad_file_is_reported_with_a_reason(bundled_embedder: Any, store: ChromaStore, reindex: Reindex) -> None:
+    report = reindex(bundled_embedder, store, [BAD], "bad")
+    reasons = problems(report)
     assert set(reasons) == {"truncated.pdf", "not_really.docx", "empty.txt", "binary.md", "unknown.xyz"}
     assert all(reasons.values())
     assert [Path(f.path).name for f in report.indexed] == ["gbk_notes.txt"]
 
 
-def test_reingesting_is_idempotent(bundled_embedder: Any, store: ChromaStore) -> None:
-    indexer = Indexer(bundled_embedder, store)
-    first = indexer.ingest_paths([MIXED], "kb")
+def test_reindexing_unchanged_files_writes_nothing(bundled_embedder: Any, store: ChromaStore, reindex: Reindex) -> None:
+    first = reindex(bundled_embedder, store, [MIXED], "kb")
     count = store.count("kb")
-    second = indexer.ingest_paths([MIXED], "kb")
-    assert store.count("kb") == count == first.chunks == second.chunks
+    second = reindex(bundled_embedder, store, [MIXED], "kb")
+    assert store.count("kb") == count == first.chunks_written > 0
+    assert second.indexed == [] and second.chunks_written == 0 and len(second.plan.unchanged) == 2
 
 
-def test_a_changed_file_replaces_its_old_chunks(bundled_embedder: Any, store: ChromaStore, tmp_path: Path) -> None:
+def test_a_changed_file_replaces_its_old_chunks(
+    bundled_embedder: Any, store: ChromaStore, tmp_path: Path, reindex: Reindex
+) -> None:
     folder = tmp_path / "docs"
     folder.mkdir()
     doc = folder / "policy.md"
     doc.write_text("# Policy\n\n" + "The old rule says robots park in bay seven. " * 60)
-    indexer = Indexer(bundled_embedder, store)
-    indexer.ingest_paths([folder], "kb")
+    reindex(bundled_embedder, store, [folder], "kb")
     doc.write_text("# Policy\n\nThe new rule says robots park in bay two.\n")
-    indexer.ingest_paths([folder], "kb")
+    reindex(bundled_embedder, store, [folder], "kb")
     texts = [h.text for h in store.search("kb", bundled_embedder.embed_query("where do robots park"), 10)]
     assert store.count("kb") == 1
     assert "bay two" in texts[0] and not any("bay seven" in t for t in texts)
 
 
-def test_identical_chunk_texts_are_embedded_once(bundled_embedder: Any, store: ChromaStore, tmp_path: Path) -> None:
+def test_identical_chunk_texts_are_embedded_once(
+    bundled_embedder: Any, store: ChromaStore, tmp_path: Path, reindex: Reindex
+) -> None:
     calls: list[int] = []
 
     class Counting:
@@ -97,23 +126,24 @@ def test_identical_chunk_texts_are_embedded_once(bundled_embedder: Any, store: C
 
     for name in ("a.txt", "b.txt"):
         (tmp_path / name).write_text("Identical notice posted in every warehouse.\n")
-    report = Indexer(Counting(), store).ingest_paths([tmp_path / "a.txt", tmp_path / "b.txt"], "kb")  # type: ignore[arg-type]
-    assert report.chunks == 2 and store.count("kb") == 2
+    report = reindex(Counting(), store, [tmp_path / "a.txt", tmp_path / "b.txt"], "kb")
+    assert report.chunks_written == 2 and store.count("kb") == 2
     assert sum(calls) == 1
 
 
-def test_a_kb_refuses_another_embedding_model(bundled_embedder: Any, store: ChromaStore) -> None:
+def test_a_kb_refuses_another_embedding_model(bundled_embedder: Any, store: ChromaStore, reindex: Reindex) -> None:
     store.ensure_kb("kb", "BAAI/bge-m3", 1024)
     with pytest.raises(EmbeddingModelMismatch, match="BAAI/bge-m3"):
-        Indexer(bundled_embedder, store).ingest_paths([MIXED / "dock_checklist.md"], "kb")
+        reindex(bundled_embedder, store, [MIXED / "dock_checklist.md"], "kb")
 
 
-def test_hidden_files_are_ignored(bundled_embedder: Any, store: ChromaStore, tmp_path: Path) -> None:
-    shutil.copy(MIXED / "dock_checklist.md", tmp_path / "visible.md")
-    (tmp_path / ".hidden").mkdir()
-    shutil.copy(MIXED / "dock_checklist.md", tmp_path / ".hidden" / "secret.md")
-    report = Indexer(bundled_embedder, store).ingest_paths([tmp_path], "kb")
-    assert [Path(f.path).name for f in report.files] == ["visible.md"]
+def test_hidden_files_are_ignored(bundled_embedder: Any, store: ChromaStore, tmp_path: Path, reindex: Reindex) -> None:
+    docs = tmp_path / "docs"
+    (docs / ".hidden").mkdir(parents=True)
+    shutil.copy(MIXED / "dock_checklist.md", docs / "visible.md")
+    shutil.copy(MIXED / "dock_checklist.md", docs / ".hidden" / "secret.md")
+    report = reindex(bundled_embedder, store, [docs], "kb")
+    assert [Path(f.path).name for f in report.indexed] == ["visible.md"] and problems(report) == {}
 
 
 def test_token_counts_are_the_models_untruncated_counts(bundled_embedder: Any) -> None:
@@ -192,7 +222,7 @@ def test_batches_are_bounded_by_padded_tokens_so_long_texts_go_in_small_batches(
 def test_a_window_is_embedded_longest_first_in_slices_that_report_progress(bundled_embedder: Any) -> None:
     """A window is sorted by tokens as a whole, embedded slice by slice (each slice reported as it
     is done), each distinct text once; the reported counts add up to every chunk of the window."""
-    from ingest.pipeline import PROGRESS_SLICE, embed_window
+    from ingest.writing import PROGRESS_SLICE, embed_slices
 
     calls: list[list[str]] = []
 
@@ -207,7 +237,7 @@ def test_a_window_is_embedded_longest_first_in_slices_that_report_progress(bundl
     distinct = [f"robot {i} " + "docks at the charging station " * (i % 17) for i in range(3 * PROGRESS_SLICE + 7)]
     texts = distinct + distinct[:25]  # 25 duplicates
     recorder = Recorder()
-    vectors = embed_window(Recording(), texts, recorder)  # type: ignore[arg-type]
+    vectors = {t: v for part in embed_slices(Recording(), texts, recorder) for t, v in part.items()}  # type: ignore[arg-type]
 
     assert [len(c) for c in calls] == [PROGRESS_SLICE] * (len(distinct) // PROGRESS_SLICE) + [
         len(distinct) % PROGRESS_SLICE

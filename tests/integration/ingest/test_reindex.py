@@ -213,21 +213,21 @@ def test_sigkill_at_any_point_then_rerun_converges(
 def _components(data_dir: Path, embedder: Any) -> Any:
     from ingest.embedders.factory import EmbedderChoice
     from ingest.settings import ChunkingSettings
-    from rag.components import build_components
+    from rag.components import build_indexing
     from rag.settings import RagSettings
 
     settings = RagSettings(data_dir=data_dir, chunking=ChunkingSettings(chunk_tokens=120))
-    return build_components(settings, embedder_choice=EmbedderChoice(embedder, "test"))
+    return build_indexing(settings, embedder_choice=EmbedderChoice(embedder, "test"))
 
 
 def test_full_rebuild_switches_over_only_when_complete(tmp_path: Path, folder: Path, bundled_embedder: Any) -> None:
     components = _components(tmp_path / "data", bundled_embedder)
-    with components.reindex_job("kb", workers=0) as job:
+    with components.jobs.open("kb", workers=0) as job:
         job.run([folder])
     before = components.store.count("kb")
     (folder / "support_guide.html").unlink()
     (folder / "nw200_datasheet.md").write_text("# NW-200\n\nThe battery now holds 2,400 Wh.\n", encoding="utf-8")
-    with components.reindex_job("kb", workers=0, full=True) as job:
+    with components.jobs.open("kb", workers=0, full=True) as job:
         report = job.run([folder])
         assert len(report.plan.new) == len(SAMPLES) - 1  # built from scratch
         assert components.store.count("kb") == before  # queries still see the old index
@@ -239,7 +239,7 @@ def test_full_rebuild_switches_over_only_when_complete(tmp_path: Path, folder: P
     assert lexical_ids(tmp_path / "data") == sorted(h.chunk_id for h, _ in components.store.export("kb"))
     assert lexical_ids(tmp_path / "data", "kb-rebuild") == []
     assert "2,400 Wh" in components.lexical.search("kb", "battery 2,400 Wh", 5)[0].text
-    with components.reindex_job("kb", workers=0) as job:
+    with components.jobs.open("kb", workers=0) as job:
         again = job.run([folder])
         manifest_chunks = job.manifest.indexed_chunk_count()
     assert again.indexed == [] and again.deleted == 0  # the swapped-in manifest matches the store

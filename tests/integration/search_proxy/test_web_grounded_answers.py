@@ -18,7 +18,7 @@ from httpx_sse import connect_sse
 
 from ingest.embedders.factory import EmbedderChoice
 from rag.api.app import create_app as create_rag_app
-from rag.components import build_components
+from rag.components import build_components, build_indexing
 from rag.llm.settings import LLMSettings
 from rag.settings import RagSettings, WebSettings
 from rag.web_client import SearchProxyClient
@@ -66,8 +66,9 @@ def _closed_port() -> int:
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory, bundled_embedder: Any) -> Path:
     data_dir = tmp_path_factory.mktemp("web-kb")
-    components = build_components(RagSettings(data_dir=data_dir), embedder_choice=EmbedderChoice(bundled_embedder, "t"))
-    components.indexer().ingest_paths([ROOT / "tests" / "fixtures" / "mixed_batch"], "docs")
+    indexing = build_indexing(RagSettings(data_dir=data_dir), embedder_choice=EmbedderChoice(bundled_embedder, "t"))
+    with indexing.jobs.open("docs", workers=0) as job:
+        job.run([ROOT / "tests" / "fixtures" / "mixed_batch"])
     return data_dir
 
 

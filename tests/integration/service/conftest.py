@@ -108,7 +108,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, bundled_embedder: Any) ->
         service_settings(folder, None), embedder_choice=EmbedderChoice(bundled_embedder, "test")
     )
     for kb in ("docs", "secret"):  # through the job production uses, manifest included
-        with components.reindex_job(kb, workers=0) as job:
+        with components.jobs.open(kb, workers=0) as job:
             report = job.run([MIXED], delete_missing=False)
         assert len(report.indexed) == 2
     return folder

@@ -15,7 +15,8 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ingest.pipeline import Indexer
+from ingest.manifest import Manifest
+from ingest.reindex import ReindexJob
 from rag.logging_setup import RedactSecrets
 from rag.metrics import IngestMetrics, Tee
 from rag.settings import WebSettings
@@ -211,10 +212,12 @@ def test_ingestion_counters_and_job_durations(tmp_path: Path, bundled_embedder: 
 
     store = build_store("chroma", path_or_uri=str(tmp_path / "chroma"))
     metrics = IngestMetrics()
-    report = Indexer(bundled_embedder, store).ingest_paths([MIXED], "metered", Tee(metrics))
-    assert len(report.indexed) == 2 and len(report.skipped) == 1
-    with pytest.raises(RuntimeError):
-        Indexer(_BrokenEmbedder(bundled_embedder), store).ingest_paths([MIXED], "metered", metrics)
+    with Manifest(tmp_path / "metered.sqlite") as manifest:
+        report = ReindexJob("metered", bundled_embedder, store, manifest, workers=0).run([MIXED], progress=Tee(metrics))
+    assert len(report.indexed) == 2 and len(report.failed) == 1
+    with Manifest(tmp_path / "fresh.sqlite") as manifest, pytest.raises(RuntimeError):  # every file is new again
+        broken = ReindexJob("metered", _BrokenEmbedder(bundled_embedder), store, manifest, workers=0)  # type: ignore[arg-type]
+        broken.run([MIXED], progress=metrics)
     samples = {
         (s.name, frozenset(s.labels.items())): s.value
         for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
@@ -222,7 +225,7 @@ def test_ingestion_counters_and_job_durations(tmp_path: Path, bundled_embedder: 
     }
     assert value(samples, "askdocs_ingest_files_total", status="indexed") == 2
     assert value(samples, "askdocs_ingest_files_total", status="skipped") == 2  # once per job
-    assert value(samples, "askdocs_ingest_chunks_total") == report.chunks > 0
+    assert value(samples, "askdocs_ingest_chunks_total") == report.chunks_written > 0
     assert value(samples, "askdocs_ingest_failures_total", kind="file") == 2
     assert value(samples, "askdocs_ingest_failures_total", kind="job") == 1
     assert value(samples, "askdocs_ingest_job_duration_seconds_count", outcome="partial") == 1
