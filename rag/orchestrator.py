@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import anyio
 
 from rag import metrics
-from rag.citations import map_citations
+from rag.citations import CitationRewriter, map_citations
 from rag.errors import BadRequest, WebSearchError
 from rag.events import AnswerEvent, AskEvent, DoneEvent, ReasoningEvent, SourcesEvent, WarningEvent
 from rag.llm.client import ChatModel
@@ -132,9 +132,10 @@ class Orchestrator:
             response.answer = NO_SOURCES_ANSWER[lang]
             yield AnswerEvent(response.answer)
         else:
-            async for event in self._generate(request, history, question, lang, prompt_sources, response):
+            written: list[str] = []  # the answer as the model wrote it, for the citation map
+            async for event in self._generate(request, history, question, lang, prompt_sources, response, written):
                 yield event
-            citations, citation_warnings = map_citations(response.answer, sources)
+            citations, citation_warnings = map_citations("".join(written), sources)
             response.citations = citations
             warnings.extend(citation_warnings)
         for message in warnings[reported:]:
@@ -218,8 +219,12 @@ class Orchestrator:
         lang: Language,
         prompt_sources: list[PromptSource],
         response: AskResponse,
+        written: list[str],
     ) -> AsyncIterator[AskEvent]:
+        """Stream the model's reasoning and answer; the answer's citations in their canonical form,
+        those of no source removed (``written`` receives the answer as the model wrote it)."""
         assert self.chat is not None
+        citations = CitationRewriter({s.id for s in response.sources})
         messages = list(history)
         prompt = render_prompt(question, prompt_sources, lang, self.settings.prompt.prompts_dir)
         messages.append(ChatMessage(role="user", content=prompt))
@@ -241,14 +246,21 @@ class Orchestrator:
                         if request.include_reasoning:
                             yield ReasoningEvent(event.text)
                     else:
-                        answer.append(event.text)
-                        yield AnswerEvent(event.text)
+                        written.append(event.text)
+                        text = citations.feed(event.text)
+                        answer.append(text)
+                        if text:
+                            yield AnswerEvent(text)
                 elif isinstance(event, Usage):
                     response.usage = UsageInfo(
                         prompt_tokens=event.prompt_tokens,
                         completion_tokens=event.completion_tokens,
                         reasoning_tokens=event.reasoning_tokens,
                     )
+        tail = citations.flush()
+        if tail:
+            answer.append(tail)
+            yield AnswerEvent(tail)
         response.answer = "".join(answer).strip()
         response.reasoning = "".join(reasoning).strip() if request.include_reasoning else None
 

@@ -29,7 +29,6 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from rag.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
 from rag.llm.breaker import BreakerPolicy, CircuitBreaker
 from rag.llm.events import AnswerDelta, ChatEvent, ChatMessage, ReasoningDelta, StreamStart, Usage
-from rag.llm.reasoning import strip_reasoning
 from rag.llm.settings import LLMSettings, Profile
 from rag.llm.wire import Failure, UpstreamStream, http_failure, upstream_text
 
@@ -299,11 +298,8 @@ def _pick(failures: list[tuple[str, LLMError]]) -> LLMError:
 
 
 def prepare_messages(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
-    """The wire form of a history, with earlier reasoning removed from assistant turns."""
-    return [
-        {"role": m.role, "content": strip_reasoning(m.content) if m.role == "assistant" else m.content}
-        for m in messages
-    ]
+    """The wire form of a conversation (earlier reasoning was removed by ``Orchestrator.fit_history``)."""
+    return [{"role": m.role, "content": m.content} for m in messages]
 
 
 def build_chat_model(settings: LLMSettings, client: httpx.AsyncClient | None = None) -> ChatModel | None:

@@ -29,16 +29,14 @@ from starlette.background import BackgroundTask
 from rag.api.deps import ComponentsDep, OrchestratorDep, PrincipalDep, answer_slot
 from rag.api.error_handlers import stream_failure
 from rag.api.ratelimit import StreamSlot
+from rag.citations import CitationRewriter, as_footnote
 from rag.errors import BadRequest, ModelNotFound, UnknownKnowledgeBase
 from rag.events import AnswerEvent, AskEvent, DoneEvent, ReasoningEvent, SourcesEvent, WarningEvent
-from rag.llm.reasoning import strip_reasoning
 from rag.types import AskRequest, AskResponse, HistoryTurn, Source
 
 MODEL_PREFIX = "kb:"
 WEB_SUFFIX = "+web"
 _MODEL = re.compile(r"^kb:(?P<kb>[^+\s]+)(?P<web>\+web)?$")
-_MARKER = re.compile(r"[\[【]\s*citation\s*[:：]?\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]】]", re.IGNORECASE)
-_MARKER_REST = re.compile(r"\s*[:：]?\s*(?:\d+(?:\s*[,，、]\s*\d*)*)?\s*")
 _FOOTNOTE_DEFINITION = re.compile(r"^\[\^\d+\]:.*$\n?", re.MULTILINE)
 
 router = APIRouter(prefix="/v1", tags=["openai-compatible"])
@@ -88,8 +86,9 @@ def parse_model(model: str) -> tuple[str, bool]:
 
 
 def clean_history(text: str) -> str:
-    """An earlier answer as the model should see it: no reasoning, no appended footnotes."""
-    return _FOOTNOTE_DEFINITION.sub("", strip_reasoning(text)).strip()
+    """An earlier answer without the footnote definitions this API appended (its reasoning is
+    removed with every history's, by ``Orchestrator.fit_history``)."""
+    return _FOOTNOTE_DEFINITION.sub("", text).strip()
 
 
 def to_ask_request(body: ChatCompletionRequest, kb: str, web: bool) -> AskRequest:
@@ -113,45 +112,6 @@ def to_ask_request(body: ChatCompletionRequest, kb: str, web: bool) -> AskReques
         history=turns,
         web=body.web if body.web is not None else web,
     )
-
-
-class CitationRewriter:
-    """``[citation:N]`` → ``[^N]`` in streamed text, holding back a marker split across deltas.
-
-    Numbers that match no source are dropped, as ``map_citations`` drops them from the citations.
-    """
-
-    def __init__(self, known: set[int] | None = None) -> None:
-        self.known = known
-        self._pending = ""
-
-    def feed(self, text: str) -> str:
-        buffer = self._pending + text
-        self._pending = ""
-        start = max(buffer.rfind("["), buffer.rfind("【"))
-        if start != -1 and _could_become_marker(buffer[start:]):
-            buffer, self._pending = buffer[:start], buffer[start:]
-        return self._rewrite(buffer)
-
-    def flush(self) -> str:
-        rest, self._pending = self._pending, ""
-        return self._rewrite(rest)
-
-    def _rewrite(self, text: str) -> str:
-        def footnotes(match: re.Match[str]) -> str:
-            numbers = [int(n) for n in re.split(r"[,，、]", match.group(1)) if n.strip()]
-            return "".join(f"[^{n}]" for n in numbers if self.known is None or n in self.known)
-
-        return _MARKER.sub(footnotes, text)
-
-
-def _could_become_marker(tail: str) -> bool:
-    if len(tail) > 48 or "]" in tail or "】" in tail:
-        return False
-    body = tail[1:].lstrip().lower()
-    if len(body) <= len("citation"):
-        return "citation".startswith(body)
-    return body.startswith("citation") and _MARKER_REST.fullmatch(body[len("citation") :]) is not None
 
 
 def source_label(source: Source) -> str:
@@ -248,7 +208,7 @@ async def _open(events: AsyncGenerator[AskEvent, None], model: str) -> AskEvent:
 async def _chunks(
     first: AskEvent, events: AsyncGenerator[AskEvent, None], completion: _Completion, slot: StreamSlot
 ) -> AsyncIterator[bytes]:
-    rewriter = CitationRewriter()
+    rewriter = CitationRewriter(render=as_footnote)
     try:
         yield completion.chunk({"role": "assistant", "content": ""})
         pending: AskEvent | None = first
@@ -348,8 +308,8 @@ async def chat_completions(
     finally:
         await events.aclose()
         slot.release()
-    rewriter = CitationRewriter({s.id for s in response.sources})
-    content = rewriter.feed(response.answer) + rewriter.flush() + appendix(response)
+    rewriter = CitationRewriter({s.id for s in response.sources}, as_footnote)
+    content = rewriter.rewrite(response.answer) + appendix(response)
     return completion.completion(response, content.strip())
 
 

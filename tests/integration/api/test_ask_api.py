@@ -170,11 +170,24 @@ def test_reasoning_can_be_left_out(api: str) -> None:
     assert body["reasoning"] is None and body["answer"]
 
 
-def test_unknown_citation_numbers_are_dropped_with_a_warning(api: str, llm: FakeLLMServer) -> None:
-    llm.push(Script(answer="A dedicated circuit [citation:1][citation:9]."))
-    body = httpx.post(f"{api}/ask", json={"question": QUESTION, "kb": "docs"}, timeout=30).json()
-    assert [c["source_id"] for c in body["citations"]] == [1]
-    assert any("9" in w and "do not exist" in w for w in body["warnings"])
+def test_citations_map_to_the_sources_they_name_and_a_wrong_one_is_removed(api: str, llm: FakeLLMServer) -> None:
+    """The answer cites the sources out of retrieval order, in a looser form, and one that does
+    not exist: each citation must point at the source with that number, in first-cited order."""
+    ask = {"question": "dock circuit and shift handover", "kb": "docs", "top_k": 4}
+    sources = httpx.post(f"{api}/ask", json=ask, timeout=30).json()["sources"]
+    by_file = {Path(s["uri"]).name: s for s in sources}
+    handover, dock = by_file["shift_handover.txt"]["id"], by_file["dock_checklist.md"]["id"]
+    assert handover != dock
+    llm.push(Script(answer=f"Handover notes [{handover}]. The dock needs 16 A [citation:{dock}] [citation:99]."))
+    body = httpx.post(f"{api}/ask", json=ask, timeout=30).json()
+    assert [(c["source_id"], Path(c["uri"]).name) for c in body["citations"]] == [
+        (handover, "shift_handover.txt"),
+        (dock, "dock_checklist.md"),
+    ]
+    assert body["answer"] == f"Handover notes [citation:{handover}]. The dock needs 16 A [citation:{dock}]."
+    assert [w for w in body["warnings"] if "do not exist" in w] == [
+        "the answer cites source number(s) 99, which do not exist; those citations were dropped"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -85,7 +85,7 @@ def test_a_citation_split_across_deltas_still_becomes_a_footnote(client: openai.
         model="kb:docs", messages=[{"role": "user", "content": QUESTION}], stream=True
     )
     text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
-    assert text.startswith("Use a 16 A circuit [^1] and an unknown .")
+    assert text.startswith("Use a 16 A circuit [^1] and an unknown.")  # no stray space where [7] was
     assert "[^7]" not in text and "citation" not in text
 
 

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 from rag.api.auth import Principal, generate_key, hash_key, load_key_file
 from rag.api.routes.openai_compat import (
     ChatCompletionRequest,
-    CitationRewriter,
     clean_history,
     parse_model,
     to_ask_request,
 )
+from rag.citations import CitationRewriter, as_footnote, as_marker
 from rag.cli.commands import app as rag_cli
 from rag.errors import (
     AuthConfigError,
@@ -32,6 +32,7 @@ from rag.llm.events import ChatMessage
 from rag.metrics import llm_error_kind
 from rag.orchestrator import Orchestrator
 from rag.settings import ApiKeyRecord, ApiSettings, RagSettings, get_settings
+from rag.types import HistoryTurn
 
 pytestmark = pytest.mark.unit
 
@@ -39,15 +40,28 @@ pytestmark = pytest.mark.unit
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 100])
 def test_citations_become_footnotes_whatever_the_chunking(size: int) -> None:
     text = "A [citation:1] B [citation:2, 3] C [2023] [cit] D 【citation:2】 E [citation:9]. [Citation 1]"
-    rewriter = CitationRewriter(known={1, 2})
+    rewriter = CitationRewriter(known={1, 2}, render=as_footnote)
     out = "".join(rewriter.feed(text[i : i + size]) for i in range(0, len(text), size)) + rewriter.flush()
-    assert out == "A [^1] B [^2] C [2023] [cit] D [^2] E . [^1]"
+    assert out == "A [^1] B [^2] C [2023] [cit] D [^2] E. [^1]"  # [citation:9] gone with its space
+
+
+@pytest.mark.parametrize("size", [1, 2, 4, 100])
+def test_bare_numbers_are_the_same_citations_in_both_forms(size: int) -> None:
+    """``map_citations`` counts a bare ``[1]``: the text shows it in the same form as the others."""
+    text = "Circuit [1], dock [2, 7] and [7]; year [2023]. 机器人【3】。"
+    for render, expected in [
+        (as_footnote, "Circuit [^1], dock [^2] and; year [2023]. 机器人[^3]。"),
+        (as_marker, "Circuit [citation:1], dock [citation:2] and; year [2023]. 机器人[citation:3]。"),
+    ]:
+        rewriter = CitationRewriter(known={1, 2, 3}, render=render)
+        out = "".join(rewriter.feed(text[i : i + size]) for i in range(0, len(text), size)) + rewriter.flush()
+        assert out == expected
 
 
 def test_a_dangling_marker_is_flushed_as_is() -> None:
     rewriter = CitationRewriter()
-    assert rewriter.feed("see [citati") == "see "
-    assert rewriter.flush() == "[citati"
+    assert rewriter.feed("see [citati") == "see"  # the space goes with a marker that is dropped
+    assert rewriter.flush() == " [citati"
 
 
 @pytest.mark.parametrize(
@@ -85,7 +99,23 @@ def test_history_is_trimmed_to_the_limits_oldest_first_with_a_warning() -> None:
 
 
 def test_earlier_answers_lose_reasoning_and_footnote_definitions() -> None:
-    assert clean_history("<think>why</think>Yes [^1].\n\n[^1]: Handbook — /h.md\n[^2]: [Web](https://x)") == "Yes [^1]."
+    """Footnotes are this API's to remove; reasoning is removed for every caller in one place."""
+    assert clean_history("Yes [^1].\n\n[^1]: Handbook — /h.md\n[^2]: [Web](https://x)") == "Yes [^1]."
+    history = [
+        HistoryTurn(role="user", content="Q1 <think>user text is left alone</think>"),
+        HistoryTurn(
+            role="assistant", content=clean_history("<think>private chain</think>\n\nA1 [^1]\n\n[^1]: T — /t.md")
+        ),
+        HistoryTurn(role="assistant", content="thought with open template\n</think>\n\nA2"),
+        HistoryTurn(role="assistant", content="<think>only reasoning</think>"),
+    ]
+    settings = RagSettings(data_dir=Path("/nonexistent"))
+    kept, _ = Orchestrator(settings, retriever=None, chat=None).fit_history(history)  # type: ignore[arg-type]
+    assert [(m.role, m.content) for m in kept] == [
+        ("user", "Q1 <think>user text is left alone</think>"),
+        ("assistant", "A1 [^1]"),
+        ("assistant", "A2"),
+    ]
 
 
 def test_key_hashes_depend_on_the_pepper_and_never_contain_the_key() -> None:

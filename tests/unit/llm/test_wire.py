@@ -81,14 +81,9 @@ def test_most_telling_error() -> None:
     assert _most_telling([("a", single)]) is single
 
 
-def test_history_is_sent_without_reasoning() -> None:
-    history = [
-        ChatMessage("user", "Q1 <think>user text is left alone</think>"),
-        ChatMessage("assistant", "<think>private chain of thought</think>\n\nA1"),
-        ChatMessage("assistant", "thought with open template\n</think>\n\nA2"),
-    ]
+def test_a_conversation_goes_on_the_wire_as_given() -> None:
+    history = [ChatMessage("user", "Q1"), ChatMessage("assistant", "A1 [citation:1]")]
     assert prepare_messages(history) == [
-        {"role": "user", "content": "Q1 <think>user text is left alone</think>"},
-        {"role": "assistant", "content": "A1"},
-        {"role": "assistant", "content": "A2"},
+        {"role": "user", "content": "Q1"},
+        {"role": "assistant", "content": "A1 [citation:1]"},
     ]
