@@ -4,14 +4,13 @@ through ``ingest.writing``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ingest.chunking import Chunker, ChunkingConfig
 from ingest.embedders.base import Embedder
 from ingest.limits import FileLimits
-from ingest.progress import FileOutcome, ProgressListener
+from ingest.progress import FileOutcome, ProgressListener, run_reported
 from ingest.sinks import ChunkSink
 from ingest.stores.base import MetadataFilter, VectorStore
 from ingest.types import ParsedDocument
@@ -76,19 +75,15 @@ class Indexer:
     def ingest_documents(
         self, docs: Iterable[ParsedDocument], kb: str, progress: ProgressListener | None = None
     ) -> IngestReport:
-        progress = progress or ProgressListener()
+        listener = progress or ProgressListener()
+        return run_reported(listener, lambda: self._index(docs, kb, listener))
+
+    def _index(self, docs: Iterable[ParsedDocument], kb: str, progress: ProgressListener) -> IngestReport:
         report = IngestReport(kb=kb, embedding_model=self.embedder.model_id)
-        started = time.perf_counter()
-        try:
-            self.store.ensure_kb(kb, self.embedder.model_id, self.embedder.dimension)
-            for window in windows(self._chunked(docs, kb, report, progress), self.embed_batch):
-                for complete, vectors in embed_window(self.embedder, window, progress):
-                    self._write(complete, vectors, kb, report, progress)
-        except BaseException as exc:
-            progress.job_failed(exc, time.perf_counter() - started)
-            raise
-        report.seconds = time.perf_counter() - started
-        progress.job_done(report)
+        self.store.ensure_kb(kb, self.embedder.model_id, self.embedder.dimension)
+        for window in windows(self._chunked(docs, kb, report, progress), self.embed_batch):
+            for complete, vectors in embed_window(self.embedder, window, progress):
+                self._write(complete, vectors, kb, report, progress)
         return report
 
     def _chunked(

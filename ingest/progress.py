@@ -3,8 +3,10 @@ the job's end. The CLI draws a bar from it, the API's job status and the metrics
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 Status = Literal["indexed", "skipped"]
 
@@ -45,3 +47,19 @@ class ProgressListener:
 
     def job_failed(self, error: BaseException, seconds: float) -> None:  # noqa: B027 - optional hook (metrics)
         pass
+
+
+R = TypeVar("R", bound=JobReport)
+
+
+def run_reported(progress: ProgressListener, job: Callable[[], R]) -> R:
+    """Run ``job``, timing it into its report and telling ``progress`` how it ended."""
+    started = time.perf_counter()
+    try:
+        report = job()
+    except BaseException as exc:
+        progress.job_failed(exc, time.perf_counter() - started)
+        raise
+    report.seconds = time.perf_counter() - started
+    progress.job_done(report)
+    return report

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ from ingest.limits import FileLimits
 from ingest.loaders import document_id, parser_version
 from ingest.manifest import FileRecord, Manifest
 from ingest.parallel import Parsed, parse_files
-from ingest.progress import FileOutcome, ProgressListener
+from ingest.progress import FileOutcome, ProgressListener, run_reported
 from ingest.sinks import KbIndexSink
 from ingest.stores.base import MetadataFilter, VectorStore
 from ingest.writing import EMBED_WINDOW, ChunkedDocument, Vectors, chunk_document, embed_window, windows
@@ -265,16 +264,10 @@ class ReindexJob:
         Raises ``RootUnavailable`` (a root is missing or unreadable) or ``MassDeleteRefused``
         (see ``check_deletions``) before anything is deleted or written.
         """
-        started = time.perf_counter()
-        progress = progress or ProgressListener()
-        try:
-            report = self._run(list(roots), verify, delete_missing, allow_mass_delete, progress)
-        except BaseException as exc:
-            progress.job_failed(exc, time.perf_counter() - started)
-            raise
-        report.seconds = time.perf_counter() - started
-        progress.job_done(report)
-        return report
+        listener = progress or ProgressListener()
+        return run_reported(
+            listener, lambda: self._run(list(roots), verify, delete_missing, allow_mass_delete, listener)
+        )
 
     def _run(
         self,

@@ -1,6 +1,6 @@
 """JSON-lines logging with the request id on every record, and no secrets in it.
 
-The request id lives in a context variable set by the HTTP middleware (``rag.metrics``); a log
+The request id lives in a context variable set by the HTTP middleware (``servicekit``); a log
 record factory copies it onto every record made while the request is handled, including in
 worker threads (anyio copies the context), and ``rag.web_client`` forwards it to the search
 proxy as ``X-Request-ID``. Questions, documents and answers are never logged at INFO: log
@@ -13,56 +13,25 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import uuid
 from collections.abc import Iterable
-from contextvars import ContextVar
 from typing import Any
 
 from servicekit.logs import REDACTED, JsonFormatter
 from servicekit.logs import RedactSecrets as _RedactSecrets
+from servicekit.request_ids import REQUEST_ID_HEADER, install_record_factory
 
-__all__ = ["REDACTED", "REQUEST_ID_HEADER", "JsonFormatter", "RedactSecrets", "configure_logging", "scrub"]
+__all__ = [
+    "REDACTED",
+    "REQUEST_ID_HEADER",
+    "JsonFormatter",
+    "RedactSecrets",
+    "configure_logging",
+    "install_record_factory",
+    "scrub",
+]
 
-REQUEST_ID_HEADER = "X-Request-ID"
-_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_request_id: ContextVar[str | None] = ContextVar("askdocs_request_id", default=None)
 
 _API_KEY = re.compile(r"askd_[A-Za-z0-9_-]{20,}")
-
-
-def current_request_id() -> str | None:
-    """The id of the request being handled, or ``None`` outside a request."""
-    return _request_id.get()
-
-
-def bind_request_id(incoming: str | None) -> tuple[str, Any]:
-    """Use the caller's id when it is sane (so one id spans services), else a fresh one.
-
-    Returns the id and a token for :func:`reset_request_id`.
-    """
-    value = incoming if incoming and _VALID_ID.match(incoming) else uuid.uuid4().hex
-    return value, _request_id.set(value)
-
-
-def reset_request_id(token: Any) -> None:
-    _request_id.reset(token)
-
-
-def install_record_factory() -> None:
-    """Make every log record carry ``request_id`` while a request is handled (idempotent)."""
-    previous = logging.getLogRecordFactory()
-    if getattr(previous, "_askdocs_request_id", False):
-        return
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        request_id = _request_id.get()
-        if request_id is not None and not hasattr(record, "request_id"):
-            record.request_id = request_id
-        return record
-
-    factory._askdocs_request_id = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)
 
 
 def scrub(text: str) -> str:

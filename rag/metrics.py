@@ -33,15 +33,13 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from starlette.datastructures import Headers, MutableHeaders
-from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from ingest.progress import FileOutcome, JobReport, ProgressListener
 from rag.errors import LLMBadResponse, LLMError, LLMRateLimited, LLMTimeout, LLMUnavailable
 from rag.llm.breaker import STATE_VALUES, CircuitBreaker
 from rag.llm.events import AnswerDelta, ChatEvent, ReasoningDelta, StreamStart, Usage
-from rag.logging_setup import REQUEST_ID_HEADER, bind_request_id, reset_request_id
+from servicekit.http_metrics import HttpObservability
 
 log = logging.getLogger("rag.access")
 
@@ -307,80 +305,42 @@ async def instrument_chat(stream: AsyncIterator[ChatEvent], chat: Any) -> AsyncI
             await close()
 
 
-# -- HTTP: request id, request metrics, access log ---------------------------------------------
-def route_template(app: Any, scope: Scope) -> str:
-    """The matched route's path template (``/kbs/{kb}``), so label values stay bounded."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return path
-    for candidate in getattr(app, "routes", []):
-        match, _ = candidate.matches(scope)
-        if match == Match.FULL:
-            return str(getattr(candidate, "path", "unmatched"))
-    return "unmatched"
+# -- HTTP: request id, request metrics, access log (servicekit), with this app's metrics current
+@contextmanager
+def _current_metrics(metrics: RagMetrics) -> Iterator[None]:
+    token = _current.set(metrics)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
-class ObservabilityMiddleware:
-    """Binds the request id (echoed as ``X-Request-ID``), sets the app's metrics for the request,
-    counts and times it by route template and status, and writes one access-log line.
+def _error_response(exc: Exception) -> ASGIApp:
+    from rag.api.error_handlers import error_response  # the API imports this module
 
-    An exception that escapes the app before the response started becomes a JSON 500 here, so
-    it too carries the request id and is counted.
-    """
+    return error_response(exc)
+
+
+def _key_name(scope: Scope) -> dict[str, Any]:
+    return {"key": scope.get("askdocs", {}).get("key_name")}
+
+
+class ObservabilityMiddleware(HttpObservability):
+    """``servicekit``'s HTTP middleware with this app's metrics current during the request (code
+    deep in a request records through ``current()``), an escaped exception answered as our JSON
+    500, and the API key's name in the access log."""
 
     def __init__(self, app: ASGIApp, metrics: RagMetrics, routes_of: Any = None) -> None:
-        self.app = app
-        self.metrics = metrics
-        self.routes_of = routes_of
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        request_id, id_token = bind_request_id(Headers(scope=scope).get(REQUEST_ID_HEADER))
-        metrics_token = _current.set(self.metrics)
-        scope.setdefault("askdocs", {})["request_id"] = request_id
-        started = time.perf_counter()
-        status = 500
-        response_started = False
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, response_started
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                response_started = True
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        except Exception as exc:
-            if response_started:
-                raise
-            from rag.api.error_handlers import error_response
-
-            log.error("unhandled error", exc_info=exc)
-            await error_response(exc)(scope, receive, send_with_id)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = route_template(self.routes_of, scope)
-            method = str(scope.get("method", ""))
-            self.metrics.http_requests.labels(route, method, str(status)).inc()
-            self.metrics.http_latency.labels(route, method, str(status)).observe(elapsed)
-            if route not in ("/metrics", "/healthz", "/readyz"):
-                log.info(
-                    "request",
-                    extra={
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 1),
-                        "key": scope.get("askdocs", {}).get("key_name"),
-                    },
-                )
-            _current.reset(metrics_token)
-            reset_request_id(id_token)
+        super().__init__(
+            app,
+            requests=metrics.http_requests,
+            latency=metrics.http_latency,
+            access_log=log,
+            routes_of=routes_of,
+            around=lambda: _current_metrics(metrics),
+            on_error=_error_response,
+            log_extra=_key_name,
+        )
 
 
 def exposition_headers() -> dict[str, str]:

@@ -15,7 +15,8 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rag.errors import WebSearchError
-from rag.logging_setup import REQUEST_ID_HEADER, current_request_id
+from servicekit.formatting import seconds
+from servicekit.request_ids import REQUEST_ID_HEADER, current_request_id
 
 KEY_HEADER = "X-Search-Proxy-Key"
 
@@ -106,7 +107,7 @@ class SearchProxyClient:
                     f"{self._base_url}/search", json=body, headers=headers, timeout=httpx.Timeout(budget)
                 )
         except (TimeoutError, httpx.TimeoutException) as exc:
-            raise WebSearchError(f"search proxy did not answer within {_seconds(budget)}") from exc
+            raise WebSearchError(f"search proxy did not answer within {seconds(budget)}") from exc
         except httpx.ConnectError as exc:
             raise WebSearchError(f"search proxy unreachable: {type(exc).__name__}") from exc
         except httpx.HTTPError as exc:
@@ -117,11 +118,6 @@ class SearchProxyClient:
             return WebSearchResponse.model_validate_json(response.content)
         except ValidationError as exc:
             raise WebSearchError("search proxy returned a malformed response") from exc
-
-
-def _seconds(value: float) -> str:
-    """ "2.7 s", not "2.74271s" (the proxy has the same rule; the two packages do not import each other)."""
-    return (f"{value:.0f}" if value >= 10 else f"{value:.1f}".removesuffix(".0")) + " s"
 
 
 def _error_message(response: httpx.Response) -> str:

@@ -26,7 +26,6 @@ from search_proxy.metrics import (
     ProxyMetrics,
     TimedPageFetcher,
     TimedProvider,
-    install_record_factory,
 )
 from search_proxy.models import ErrorResponse, HealthResponse, ReadyResponse, SearchRequest, SearchResponse
 from search_proxy.providers.factory import build_providers
@@ -34,6 +33,7 @@ from search_proxy.service import SearchService
 from search_proxy.settings import Settings, get_settings
 from search_proxy.upstream import build_provider_client, build_ssl_context
 from servicekit.logs import RedactSecrets
+from servicekit.request_ids import install_record_factory
 
 log = logging.getLogger("search_proxy.app")
 _DESCRIPTIONS = {

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from search_proxy.errors import AllProvidersFailed, DeadlineExceeded, NoProviderConfigured, ProviderError
-from search_proxy.formatting import seconds
 from search_proxy.models import ProviderHit, ProviderQuery
 from search_proxy.providers.base import SearchProvider
+from servicekit.formatting import seconds
 from servicekit.logs import RedactSecrets, public_text
 
 log = logging.getLogger("search_proxy.chain")

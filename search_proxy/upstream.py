@@ -28,9 +28,9 @@ from search_proxy.errors import (
     ProviderTimeout,
     ProviderUnavailable,
 )
-from search_proxy.formatting import seconds
 from search_proxy.ratelimit import TokenBucket
 from search_proxy.settings import HttpSettings
+from servicekit.formatting import seconds
 
 log = logging.getLogger("search_proxy.upstream")
 

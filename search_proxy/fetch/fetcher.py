@@ -21,8 +21,8 @@ from search_proxy.errors import FetchError, PageTooLarge, UnsupportedContent
 from search_proxy.fetch.decompress import ACCEPT_ENCODING, decoder_for
 from search_proxy.fetch.extract import HTML_TYPES, PDF_TYPES, TEXT_TYPES, RawPage, extract_text, media_type
 from search_proxy.fetch.ssrf import AddressPolicy, PinnedTransport, Resolver, SystemResolver, check_url, redact_url
-from search_proxy.formatting import byte_count, seconds
 from search_proxy.settings import FetchSettings
+from servicekit.formatting import byte_count, seconds
 
 log = logging.getLogger("search_proxy.fetch")
 

@@ -7,6 +7,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -107,11 +108,18 @@ async def test_complete_returns_reasoning_answer_usage(server: FakeLLMServer, ma
 
 
 async def test_history_never_carries_reasoning(server: FakeLLMServer, make_chat: MakeChat) -> None:
-    history = [
-        ChatMessage("user", "Q1"),
-        ChatMessage("assistant", "<think>private chain of thought</think>\n\nA1"),
-        ChatMessage("user", "Q2"),
+    """The orchestrator fits every history (``/ask``, ``/v1``, CLI) before it reaches the client."""
+    from rag.orchestrator import Orchestrator
+    from rag.settings import RagSettings
+    from rag.types import HistoryTurn
+
+    turns = [
+        HistoryTurn(role="user", content="Q1"),
+        HistoryTurn(role="assistant", content="<think>private chain of thought</think>\n\nA1"),
+        HistoryTurn(role="user", content="Q2"),
     ]
+    orchestrator = Orchestrator(RagSettings(data_dir=Path("/nonexistent")), retriever=None, chat=None)  # type: ignore[arg-type]
+    history, _ = orchestrator.fit_history(turns)
     await collect(make_chat(), history)
     sent = server.requests[0].body["messages"]
     assert sent[1] == {"role": "assistant", "content": "A1"}

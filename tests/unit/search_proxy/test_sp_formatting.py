@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search_proxy.formatting import byte_count, seconds
+from servicekit.formatting import byte_count, seconds
 
 pytestmark = pytest.mark.unit
 
