@@ -5,18 +5,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ingest.errors import EmbeddingModelMismatch
 from ingest.lexical import LexicalIndex
 from ingest.pipeline import Indexer
-from ingest.types import Element, ParsedDocument
+from ingest.stores.chroma import ChromaStore
+from ingest.types import Element, Hit, ParsedDocument
 from rag.errors import RerankError, UnknownKnowledgeBase
 from rag.retrieval.hybrid import HybridRetrieved, HybridRetriever
 from rag.retrieval.rerank import Scored
 
-from .fakes import HashEmbedder, MemoryStore
+from .fakes import HashEmbedder
 
 pytestmark = pytest.mark.unit
 
@@ -33,9 +35,21 @@ def doc(doc_id: str, text: str) -> ParsedDocument:
     return ParsedDocument(doc_id, f"/docs/{doc_id}.txt", doc_id, [Element(text, "NarrativeText")], doc_id, "txt")
 
 
+class RecordingChroma(ChromaStore):
+    """Embedded Chroma that remembers how many candidates each search asked for."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.searches: list[int] = []
+
+    def search(self, kb: str, vector: Sequence[float], top_k: int, **kwargs: Any) -> list[Hit]:
+        self.searches.append(top_k)
+        return super().search(kb, vector, top_k, **kwargs)
+
+
 @pytest.fixture
-def setup(tmp_path: Path) -> tuple[HashEmbedder, MemoryStore, LexicalIndex]:
-    embedder, store = HashEmbedder(), MemoryStore()
+def setup(tmp_path: Path) -> tuple[HashEmbedder, RecordingChroma, LexicalIndex]:
+    embedder, store = HashEmbedder(), RecordingChroma(tmp_path / "chroma")
     lexical = LexicalIndex(tmp_path / "lexical")
     Indexer(embedder, store, sinks=[lexical]).ingest_documents([doc(k, v) for k, v in DOCS.items()], "kb")
     return embedder, store, lexical

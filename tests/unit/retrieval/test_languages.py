@@ -8,9 +8,10 @@ import pytest
 
 from ingest.embedders.languages import han_share, is_chinese_text, reads_chinese
 from ingest.lexical import LexicalIndex
+from ingest.stores.chroma import ChromaStore
 from rag.retrieval.hybrid import HybridRetriever
 
-from .fakes import HashEmbedder, MemoryStore
+from .fakes import HashEmbedder
 
 pytestmark = pytest.mark.unit
 
@@ -45,10 +46,11 @@ class EnglishOnly(HashEmbedder):
 
 def test_chinese_questions_to_an_english_model_lean_on_the_lexical_side(tmp_path: Path) -> None:
     lexical = LexicalIndex(tmp_path / "lexical")
-    english = HybridRetriever(EnglishOnly(), MemoryStore(), lexical, dense_weight=1.0, foreign_dense_weight=0.25)
+    store = ChromaStore(tmp_path / "chroma")  # opened lazily: never touched here
+    english = HybridRetriever(EnglishOnly(), store, lexical, dense_weight=1.0, foreign_dense_weight=0.25)
     assert english.dense_weight_for("公司规定登录密码至少要多少位？") == 0.25
     assert english.dense_weight_for("How long is the warranty?") == 1.0
-    multilingual = HybridRetriever(HashEmbedder(), MemoryStore(), lexical, foreign_dense_weight=0.25)
+    multilingual = HybridRetriever(HashEmbedder(), store, lexical, foreign_dense_weight=0.25)
     assert multilingual.dense_weight_for("公司规定登录密码至少要多少位？") == 1.0  # not a known English model
-    off = HybridRetriever(EnglishOnly(), MemoryStore(), lexical, foreign_dense_weight=None)
+    off = HybridRetriever(EnglishOnly(), store, lexical, foreign_dense_weight=None)
     assert off.dense_weight_for("公司规定登录密码至少要多少位？") == 1.0
