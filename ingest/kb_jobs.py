@@ -19,7 +19,6 @@ from ingest.failpoints import failpoint
 from ingest.limits import FileLimits
 from ingest.locking import KbLock
 from ingest.manifest import Manifest
-from ingest.pipeline import Indexer
 from ingest.rebuild import KbFiles, staging_name
 from ingest.reindex import ReindexJob
 from ingest.settings import IngestSettings
@@ -70,11 +69,6 @@ class KbJobs:
         self.store = store
         self.lexical = lexical
         self.rules = rules
-
-    def indexer(self) -> Indexer:
-        """For documents that are not files (evaluation corpora); files go through ``open``."""
-        rules = self.rules
-        return Indexer(self.embedder, self.store, rules.chunking, sinks=[self.lexical], limits=rules.limits)
 
     @contextmanager
     def open(

@@ -18,11 +18,10 @@ from typing import Any
 
 from servicekit.logs import REDACTED, JsonFormatter
 from servicekit.logs import RedactSecrets as _RedactSecrets
-from servicekit.request_ids import REQUEST_ID_HEADER, install_record_factory
+from servicekit.request_ids import install_record_factory
 
 __all__ = [
     "REDACTED",
-    "REQUEST_ID_HEADER",
     "JsonFormatter",
     "RedactSecrets",
     "configure_logging",

@@ -24,9 +24,9 @@ from rag.api.jobs import JobManager
 from rag.api.ratelimit import RateLimiter
 from rag.api.routes import admin, ask, kbs, openai_compat
 from rag.components import Components, build_components
-from rag.logging_setup import REQUEST_ID_HEADER, install_record_factory
 from rag.metrics import ObservabilityMiddleware, RagMetrics
 from rag.settings import RagSettings, get_settings
+from servicekit.request_ids import REQUEST_ID_HEADER, install_record_factory
 
 log = logging.getLogger(__name__)
 
