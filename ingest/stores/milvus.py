@@ -31,19 +31,16 @@ their lexical side stays in ``ingest.lexical`` (see ``ingest.lexical.delegated``
 
 from __future__ import annotations
 
-import logging
-import re
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from ingest.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound, VectorIndexError
 from ingest.stores.base import HnswParams, MetadataFilter
+from ingest.stores.milvus_connection import MilvusConnection, SecretLike
 from ingest.stores.milvus_filters import (
-    BM25_FUNCTION,
     OUTPUT_FIELDS,
     PK_FIELD,
     SPARSE_FIELD,
@@ -54,19 +51,12 @@ from ingest.stores.milvus_filters import (
     ids_expr,
     milvus_expr,
 )
-from ingest.stores.milvus_timeouts import TimedClient
+from ingest.stores.milvus_full_text import has_bm25_function, probe_bm25, version_lacks_bm25
 from ingest.stores.naming import collection_name, is_working_copy, kb_from_collection, validate_store_name
-from ingest.stores.vendor_logging import adopt
 from ingest.types import Chunk, Hit, KnowledgeBaseInfo
 
-log = logging.getLogger(__name__)
-# gRPC backs off reconnecting to a server that went away for up to 120 s, so an API would keep
-# failing for minutes after its Milvus server came back; bound the wait between attempts.
-RECONNECT_BACKOFF = {
-    "grpc.initial_reconnect_backoff_ms": 500,
-    "grpc.min_reconnect_backoff_ms": 500,
-    "grpc.max_reconnect_backoff_ms": 5000,
-}
+__all__ = ["MilvusStore", "SecretLike"]
+
 _PROP_KB = "askdocs.kb"
 _PROP_MODEL = "askdocs.embedding_model"
 _PROP_DIM = "askdocs.dimension"
@@ -74,14 +64,9 @@ _WRITE_BATCH = 500
 _ID_BATCH = 1_000
 # Milvus's indexCoord.minSegmentNumRowsToEnableIndex default: smaller sealed segments stay unindexed
 _MIN_ROWS_TO_INDEX = 1_024
-_T = TypeVar("_T")
 
 
-class SecretLike(Protocol):
-    def get_secret_value(self) -> str: ...
-
-
-class MilvusStore:
+class MilvusStore(MilvusConnection):
     """One Milvus collection per knowledge base: VARCHAR primary key, HNSW index, COSINE metric.
 
     The client opens on first use. Raises ``KnowledgeBaseNotFound`` for unknown knowledge bases,
@@ -99,113 +84,13 @@ class MilvusStore:
         timeout: float = 30.0,
         full_text: bool = False,
     ) -> None:
-        text = str(uri)
-        self._remote = text.startswith(("http://", "https://", "tcp://", "unix:"))
-        if not self._remote and not text.endswith(".db"):
-            raise ValueError(f"a Milvus Lite path must end in '.db' (got {text!r}); servers need http(s)://host:port")
-        self._uri = text if self._remote else str(Path(text).expanduser().absolute())
-        self._token = token
+        super().__init__(uri, token=token, db_name=db_name, timeout=timeout)
         self._hnsw = hnsw or HnswParams()
-        self._db_name = db_name
         self._consistency = consistency_level
-        self._timeout = timeout
-        self._client: Any = None
-        self._lock = threading.Lock()
         self._write_lock = threading.Lock()  # Milvus Lite does not support concurrent writers
         self._fts: bool | None = None
         self._full_text = full_text  # create knowledge bases with BM25 where the server has it
-        self._loaded: set[str] = set()
         self._flush_progress = (0, 0)  # (rows ready, rows in total) at the last check, for errors
-
-    def describe(self) -> str:
-        return f"milvus server at {self._uri}" if self._remote else f"milvus lite at {self._uri}"
-
-    # -- connection -------------------------------------------------------------------------
-    def _connect(self) -> Any:
-        with self._lock:
-            if self._client is None:
-                from pymilvus import MilvusClient
-
-                adopt("pymilvus")  # its own stderr handlers, and a reconnect warning every few ms while down
-                secret = self._token
-                token = secret if secret is None or isinstance(secret, str) else secret.get_secret_value()
-                try:
-                    if not self._remote:
-                        Path(self._uri).parent.mkdir(parents=True, exist_ok=True)
-                    # A connection of this store's own (pymilvus shares one per address): when it
-                    # breaks it can be dropped and opened afresh without touching anyone else's.
-                    options = {"grpc_options": RECONNECT_BACKOFF, "dedicated": True} if self._remote else {}
-                    client = MilvusClient(
-                        uri=self._uri, token=str(token or ""), db_name=self._db_name, timeout=self._timeout, **options
-                    )
-                    # a server can hang; Milvus Lite is in-process and its long searches are legitimate
-                    self._client = TimedClient(client, self._timeout) if self._remote else client
-                except Exception as exc:
-                    raise VectorIndexError(f"cannot open {self.describe()}: {exc}") from exc
-            return self._client
-
-    def _drop_client(self, client: Any) -> None:
-        """Forget a client whose connection broke (the server died or hung): pymilvus's own
-        recovery can stay wedged after the server is back, so the next call opens a fresh one."""
-        with self._lock:
-            if self._client is not client:
-                return  # another thread already replaced it
-            self._client = None
-            self._loaded.clear()  # a restarted server has released every collection
-        try:
-            getattr(client, "raw", client).close()
-        except Exception as exc:  # closing a broken channel may fail as well
-            log.debug("closing a broken Milvus client failed: %s", exc)
-
-    def close(self) -> None:
-        """Release the connection; the store reconnects on next use."""
-        with self._lock:
-            if self._client is not None:
-                getattr(self._client, "raw", self._client).close()
-                self._client = None
-
-    def ping(self) -> None:
-        """Raise ``VectorIndexError`` unless the store answers."""
-        self.server_version()
-
-    def server_version(self) -> str:
-        return str(self._call(None, lambda c: c.get_server_version()))
-
-    def _call(self, kb: str | None, fn: Callable[[Any], _T], what: str = "") -> _T:
-        """Run ``fn(client)`` with the knowledge base's collection loaded; translate vendor errors."""
-        client = self._connect()
-        for attempt in (0, 1):
-            try:
-                if kb is not None and kb not in self._loaded:
-                    self._load(client, kb)
-                return fn(client)
-            except (KnowledgeBaseNotFound, EmbeddingModelMismatch):
-                raise
-            except Exception as exc:
-                if kb is not None and _is_not_found(exc):
-                    raise KnowledgeBaseNotFound(kb) from exc
-                if kb is not None and attempt == 0 and _is_not_loaded(exc):
-                    self._loaded.discard(kb)  # released behind our back: load and retry once
-                    continue
-                if self._remote and _lost_connection(exc):
-                    self._drop_client(client)
-                raise VectorIndexError(f"{what or 'milvus call'} failed on {self.describe()}: {exc}") from exc
-        raise AssertionError("unreachable")
-
-    def _exists(self, kb: str) -> bool:
-        # asked first because pymilvus logs every failed describe/query as an error
-        return bool(self._call(None, lambda c: c.has_collection(collection_name(kb)), "has_collection"))
-
-    def _load(self, client: Any, kb: str) -> None:
-        """Load once per store: collections are released after Milvus Lite reopens its file and
-        may be released by an operator on a server; searching those fails instead of loading."""
-        name = collection_name(kb)
-        state = getattr(client.get_load_state(name).get("state"), "name", "")
-        if state == "NotExist":
-            raise KnowledgeBaseNotFound(kb)
-        if state != "Loaded":
-            client.load_collection(name)
-        self._loaded.add(kb)
 
     # -- knowledge bases --------------------------------------------------------------------
     def ensure_kb(self, kb: str, embedding_model: str, dimension: int) -> KnowledgeBaseInfo:
@@ -522,10 +407,7 @@ class MilvusStore:
             raise KnowledgeBaseNotFound(kb)
         name = collection_name(kb)
         desc = self._call(kb, lambda c: c.describe_collection(name), f"describing knowledge base {kb!r}")
-        return any(
-            f.get("name") == BM25_FUNCTION and SPARSE_FIELD in (f.get("output_field_names") or [])
-            for f in desc.get("functions") or []
-        )
+        return has_bm25_function(desc)
 
     def full_text_search(self, kb: str, query: str, top_k: int) -> list[Hit]:
         """Best ``top_k`` chunks by the collection's BM25, best first; ``Hit.score`` is the BM25
@@ -559,65 +441,6 @@ class MilvusStore:
         inserting one row and searching it by text. The answer is cached per store.
         """
         if self._fts is None:
-            match = re.match(r"^v?(\d+)\.(\d+)", self.server_version())
-            if match and (int(match.group(1)), int(match.group(2))) < (2, 5):
-                self._fts = False
-            else:
-                self._fts = self._probe_bm25()
+            lacks = version_lacks_bm25(self.server_version())
+            self._fts = False if lacks else probe_bm25(self._connect(), self.describe())
         return self._fts
-
-    def _probe_bm25(self) -> bool:
-        from pymilvus import DataType, Function, FunctionType, MilvusClient
-        from pymilvus.exceptions import MilvusException
-
-        client = self._connect()
-        name = f"askdocs_probe_{uuid.uuid4().hex[:12]}"  # never "kb_": list_kbs must not see it
-        try:
-            schema = MilvusClient.create_schema(auto_id=False)
-            schema.add_field("id", DataType.INT64, is_primary=True)
-            schema.add_field("text", DataType.VARCHAR, max_length=256, enable_analyzer=True)
-            schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
-            bm25 = Function(
-                name="bm25", function_type=FunctionType.BM25, input_field_names="text", output_field_names="sparse"
-            )
-            schema.add_function(bm25)
-            index = MilvusClient.prepare_index_params()
-            index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-            client.create_collection(name, schema=schema, index_params=index, consistency_level="Strong")
-            if not client.describe_collection(name).get("functions"):
-                return False  # an older server accepted the schema but dropped the function
-            client.insert(name, [{"id": 1, "text": "probe full text search"}])
-            hits = client.search(name, data=["probe"], anns_field="sparse", limit=1, consistency_level="Strong")
-            return len(hits[0]) == 1 and hits[0][0]["id"] == 1
-        except MilvusException as exc:  # the server refused a part of it: no full-text search
-            log.info("%s has no BM25 full-text search: %s", self.describe(), exc)
-            return False
-        finally:
-            try:
-                if client.has_collection(name):
-                    client.drop_collection(name)
-            except Exception:
-                pass
-
-
-_CONNECTION_LOST = re.compile(
-    r"fail connecting|server unavailable|unavailable|deadline.?exceeded|connection (?:refused|reset)", re.IGNORECASE
-)
-
-
-def _lost_connection(exc: BaseException) -> bool:
-    """A failure of the connection rather than of the request (pymilvus and gRPC spell it several ways)."""
-    return bool(_CONNECTION_LOST.search(f"{type(exc).__name__}: {exc}"))
-
-
-def _is_not_loaded(exc: Exception) -> bool:
-    """Collections are released after Milvus Lite reopens a file, or by an operator on a server."""
-    text = str(exc).lower()
-    return getattr(exc, "code", None) == 101 or "not loaded" in text or "released" in text
-
-
-def _is_not_found(exc: Exception) -> bool:
-    if getattr(exc, "code", None) == 100:
-        return True
-    text = str(exc).lower()
-    return "collection not found" in text or "can't find collection" in text or "does not exist" in text
