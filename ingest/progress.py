@@ -49,6 +49,42 @@ class ProgressListener:
         pass
 
 
+class EndAfterwards(ProgressListener):
+    """Passes progress on to ``inner`` but holds the job's end until ``finish`` or ``fail``.
+
+    A full rebuild has not succeeded when its run has, only when its swap has: a swap that fails
+    makes the whole job failed, so whoever counts outcomes must hear the end after the swap.
+    """
+
+    def __init__(self, inner: ProgressListener) -> None:
+        self.inner = inner
+        self._report: JobReport | None = None
+
+    def files_found(self, total: int) -> None:
+        self.inner.files_found(total)
+
+    def file_done(self, outcome: FileOutcome) -> None:
+        self.inner.file_done(outcome)
+
+    def chunks_embedded(self, count: int) -> None:
+        self.inner.chunks_embedded(count)
+
+    def job_done(self, report: JobReport) -> None:
+        self._report = report
+
+    def job_failed(self, error: BaseException, seconds: float) -> None:
+        pass  # told by ``fail``, which the caller reaches with the same error
+
+    def finish(self) -> None:
+        """Everything after the run went through: tell the run's own end."""
+        if self._report is not None:
+            self.inner.job_done(self._report)
+
+    def fail(self, error: BaseException, seconds: float) -> None:
+        """The job failed, in its run or after it (the lock, a swap)."""
+        self.inner.job_failed(error, seconds)
+
+
 R = TypeVar("R", bound=JobReport)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ingest.errors import JobLocked, MassDeleteRefused, RootUnavailable
-from ingest.progress import FileOutcome, JobReport, ProgressListener
+from ingest.progress import EndAfterwards, FileOutcome, ProgressListener
 from rag.components import Components
 from rag.metrics import IngestMetrics, Tee
 
@@ -47,7 +47,6 @@ class JobStatus:
 class _Listener(ProgressListener):
     def __init__(self, status: JobStatus) -> None:
         self.status = status
-        self.ended = False  # the job's run said how it ended (the metrics heard it too)
 
     def files_found(self, total: int) -> None:
         self.status.files_total = total
@@ -59,12 +58,6 @@ class _Listener(ProgressListener):
 
     def chunks_embedded(self, count: int) -> None:
         self.status.chunks_embedded += count
-
-    def job_done(self, report: JobReport) -> None:  # noqa: ARG002 - the summary is read from the report
-        self.ended = True
-
-    def job_failed(self, error: BaseException, seconds: float) -> None:  # noqa: ARG002
-        self.ended = True
 
 
 class JobManager:
@@ -125,10 +118,9 @@ class JobManager:
     ) -> None:
         status.state = "running"
         status.started_at = time.time()
-        heard = _Listener(status)
-        listener: ProgressListener = heard
-        if self.ingest_metrics is not None:
-            listener = Tee(heard, self.ingest_metrics)
+        # the metrics hear the end only once the swap of a full rebuild is done too
+        counted = EndAfterwards(self.ingest_metrics) if self.ingest_metrics is not None else None
+        listener: ProgressListener = _Listener(status) if counted is None else Tee(_Listener(status), counted)
         try:
             with self.components.jobs.open(status.kb, job=status.kind, full=full) as job:
                 report = job.run(
@@ -136,13 +128,16 @@ class JobManager:
                 )
             status.summary = report.summary()
             status.state = "succeeded" if report.ok else "partial"
-        except (JobLocked, RootUnavailable, MassDeleteRefused) as exc:  # refused before any change: said as is
-            status.state, status.message = "failed", str(exc)
-        except Exception as exc:  # reported through the job status, never lost
-            log.exception("job %s failed", status.id)
-            status.state, status.message = "failed", f"{type(exc).__name__}: {exc}"
+            if counted is not None:
+                counted.finish()
+        except Exception as exc:
+            if isinstance(exc, JobLocked | RootUnavailable | MassDeleteRefused):  # refused before any change
+                status.message = str(exc)
+            else:  # reported through the job status, never lost
+                log.exception("job %s failed", status.id)
+                status.message = f"{type(exc).__name__}: {exc}"
+            status.state = "failed"
+            if counted is not None:
+                counted.fail(exc, time.time() - status.started_at)
         finally:
             status.finished_at = time.time()
-            if status.state == "failed" and self.ingest_metrics is not None and not heard.ended:
-                # refused or failed outside the job's run (the lock, a swap), so not yet counted
-                self.ingest_metrics.record_job(status.finished_at - (status.started_at or status.created_at), "failed")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -15,11 +17,16 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ingest.embedders.factory import EmbedderChoice
+from ingest.errors import VectorIndexError
+from ingest.kb_jobs import JobRules, KbJobs
 from ingest.manifest import Manifest
 from ingest.reindex import ReindexJob
+from rag.api.jobs import JobManager
+from rag.components import build_indexing
 from rag.logging_setup import RedactSecrets
 from rag.metrics import IngestMetrics, Tee
-from rag.settings import WebSettings
+from rag.settings import RagSettings, WebSettings
 from rag.web_client import SearchProxyClient
 from search_proxy.app import create_app as create_proxy_app
 from search_proxy.settings import Settings as ProxySettings
@@ -230,3 +237,47 @@ def test_ingestion_counters_and_job_durations(tmp_path: Path, bundled_embedder: 
     assert value(samples, "askdocs_ingest_failures_total", kind="job") == 1
     assert value(samples, "askdocs_ingest_job_duration_seconds_count", outcome="partial") == 1
     assert value(samples, "askdocs_ingest_job_duration_seconds_count", outcome="failed") == 1
+
+
+class _SwapFails:
+    """A real store whose collection swap fails (the server going away at the worst moment)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def replace_kb(self, kb: str, staging: str) -> None:
+        raise VectorIndexError("the store went away during the swap")
+
+
+def _wait_for_end(jobs: JobManager, job_id: str) -> Any:
+    deadline = time.monotonic() + 120
+    while (status := jobs.get(job_id)) is not None and status.state in ("queued", "running"):
+        assert time.monotonic() < deadline, "the job never ended"
+        time.sleep(0.05)
+    return status
+
+
+def test_a_full_rebuild_whose_swap_fails_counts_as_failed(tmp_path: Path, bundled_embedder: Any) -> None:
+    indexing = build_indexing(RagSettings(data_dir=tmp_path), embedder_choice=EmbedderChoice(bundled_embedder, "test"))
+    store = _SwapFails(indexing.store)
+    jobs_of = KbJobs(tmp_path, bundled_embedder, store, indexing.lexical, JobRules())  # type: ignore[arg-type]
+    metrics = IngestMetrics()
+    jobs = JobManager(SimpleNamespace(jobs=jobs_of), metrics)  # type: ignore[arg-type]
+
+    plain = _wait_for_end(jobs, jobs.start("metered", [MIXED], delete_missing=True).id)
+    rebuilt = _wait_for_end(jobs, jobs.start("metered", [MIXED], delete_missing=True, full=True).id)
+
+    assert plain.state == "partial"  # the corrupt file of MIXED
+    assert rebuilt.state == "failed" and "went away during the swap" in (rebuilt.message or "")
+    samples = {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+        for s in family.samples
+    }
+    assert value(samples, "askdocs_ingest_job_duration_seconds_count", outcome="partial") == 1
+    assert value(samples, "askdocs_ingest_job_duration_seconds_count", outcome="failed") == 1
+    assert value(samples, "askdocs_ingest_job_duration_seconds_count", outcome="ok") == 0
+    assert value(samples, "askdocs_ingest_failures_total", kind="job") == 1
