@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -49,6 +49,7 @@ class FileRecord:
     parser_version: str = ""
     embedding_model: str = ""
     error: str | None = None
+    updated_at: float = 0.0  # when the record last changed (set by the manifest on every write)
 
 
 class Manifest:
@@ -82,7 +83,7 @@ class Manifest:
     # -- files -----------------------------------------------------------------------------
     @staticmethod
     def _record(row: tuple[object, ...]) -> FileRecord:
-        path, size, mtime_ns, content_hash, doc_id, chunk_ids, parser, model, status, error = row
+        path, size, mtime_ns, content_hash, doc_id, chunk_ids, parser, model, status, error, updated = row
         return FileRecord(
             path=str(path),
             size=int(size),  # type: ignore[call-overload]
@@ -94,24 +95,40 @@ class Manifest:
             parser_version=str(parser),
             embedding_model=str(model),
             error=str(error) if error is not None else None,
+            updated_at=float(updated),  # type: ignore[arg-type]
         )
 
     _COLUMNS = "path, size, mtime_ns, content_hash, doc_id, chunk_ids, parser_version, embedding_model, status, error"
+    _READ = f"{_COLUMNS}, updated_at"
 
     def get(self, path: str) -> FileRecord | None:
-        row = self._db.execute(f"SELECT {self._COLUMNS} FROM files WHERE path = ?", (path,)).fetchone()
+        row = self._db.execute(f"SELECT {self._READ} FROM files WHERE path = ?", (path,)).fetchone()
         return self._record(row) if row else None
 
     def all(self) -> Iterator[FileRecord]:
-        for row in self._db.execute(f"SELECT {self._COLUMNS} FROM files ORDER BY path").fetchall():
+        for row in self._db.execute(f"SELECT {self._READ} FROM files ORDER BY path").fetchall():
             yield self._record(row)
 
     def with_status(self, *statuses: Status) -> list[FileRecord]:
         marks = ",".join("?" for _ in statuses)
         rows = self._db.execute(
-            f"SELECT {self._COLUMNS} FROM files WHERE status IN ({marks}) ORDER BY path", statuses
+            f"SELECT {self._READ} FROM files WHERE status IN ({marks}) ORDER BY path", statuses
         ).fetchall()
         return [self._record(r) for r in rows]
+
+    def by_doc_id(self, doc_id: str) -> FileRecord | None:
+        row = self._db.execute(f"SELECT {self._READ} FROM files WHERE doc_id = ?", (doc_id,)).fetchone()
+        return self._record(row) if row else None
+
+    def page(self, statuses: Sequence[Status], offset: int, limit: int) -> tuple[list[FileRecord], int]:
+        """Records with one of ``statuses``, ordered by path, ``limit`` from ``offset``; and how many match."""
+        marks = ",".join("?" for _ in statuses)
+        where = f"WHERE status IN ({marks})"
+        total = int(self._db.execute(f"SELECT COUNT(*) FROM files {where}", tuple(statuses)).fetchone()[0])
+        rows = self._db.execute(
+            f"SELECT {self._READ} FROM files {where} ORDER BY path LIMIT ? OFFSET ?", (*statuses, limit, offset)
+        ).fetchall()
+        return [self._record(r) for r in rows], total
 
     def put(self, record: FileRecord) -> None:
         self._db.execute(

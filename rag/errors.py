@@ -10,7 +10,10 @@
     ├── NotFound                a document or job that does not exist, or that the key may not see (404)
     │   ├── UnknownDocument
     │   ├── UnknownJob
+    │   ├── UnknownChunk
     │   └── ModelNotFound       an OpenAI ``model`` naming no knowledge base the key may read
+    ├── Gone                    it existed but cannot be given any more (HTTP 410)
+    │   └── DocumentChanged     a document's original moved or changed since it was indexed
     ├── RetrievalError          the knowledge base could not be searched
     │   ├── UnknownKnowledgeBase
     │   └── RerankError         the reranker could not be loaded or called
@@ -156,3 +159,23 @@ class RerankError(RetrievalError):
     """The reranker could not be loaded or called."""
 
     code = "rerank_failed"
+
+
+class UnknownChunk(NotFound):
+    code = "unknown_chunk"
+
+    def __init__(self, chunk_id: str) -> None:
+        super().__init__(f"no chunk {chunk_id!r} in this knowledge base")
+
+
+class Gone(RagError):
+    """What a request names existed but cannot be given any more (HTTP 410)."""
+
+    code = "gone"
+
+
+class DocumentChanged(Gone):
+    code = "document_changed"
+
+    def __init__(self, name: str, why: str) -> None:
+        super().__init__(f"the original of {name!r} cannot be shown: {why}")

@@ -22,7 +22,7 @@ from rag.api.deps import check_body_type, guard_route
 from rag.api.error_handlers import document_error_responses, error_response, install_error_handlers
 from rag.api.jobs import JobManager
 from rag.api.ratelimit import RateLimiter
-from rag.api.routes import admin, ask, kbs, openai_compat
+from rag.api.routes import admin, ask, documents, kbs, openai_compat, workspace
 from rag.components import Components, build_components
 from rag.metrics import ObservabilityMiddleware, RagMetrics
 from rag.settings import RagSettings, get_settings
@@ -52,7 +52,7 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
     app.state.limiter = RateLimiter(settings.rate_limit)
     app.state.metrics = RagMetrics()
     install_error_handlers(app)
-    for router in (ask.router, openai_compat.router, kbs.router, admin.router):
+    for router in (ask.router, openai_compat.router, kbs.router, documents.router, admin.router, workspace.router):
         app.include_router(router)
     if settings.metrics.enabled:
         app.include_router(admin.metrics_router)

@@ -258,10 +258,14 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log.level, json_lines=settings.log.json_lines)
+    bind, at = host or settings.api.host, port or settings.api.port
+    shown = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
+    shown = f"[{shown}]" if ":" in shown else shown
+    typer.echo(f"askdocs workspace: http://{shown}:{at}/  (API docs at /docs)", err=True)
     uvicorn.run(
         create_app(settings),
-        host=host or settings.api.host,
-        port=port or settings.api.port,
+        host=bind,
+        port=at,
         log_config=None,
         log_level=settings.log.level.lower(),
         access_log=False,  # one access line per request: ours, with the request id, route template and key name

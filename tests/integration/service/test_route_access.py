@@ -11,6 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from ingest.manifest import Manifest
+from ingest.rebuild import KbFiles
 from rag.api.access import Access, access_table, check_table_covers, served_routes
 from tests.fakes.llm_server import FakeLLMServer
 from tests.fakes.servers import ServerThread
@@ -35,9 +37,18 @@ def service(
         yield server.base_url, job.id
 
 
-def concrete(method: str, route: str, job_id: str) -> dict[str, Any]:
+@pytest.fixture(scope="module")
+def document(data_dir: Path) -> tuple[str, str]:
+    """A document of ``docs`` and one of its chunks, from the manifest."""
+    with Manifest(KbFiles(data_dir, "docs").manifest) as manifest:
+        record = manifest.with_status("indexed")[0]
+    return record.doc_id, record.chunk_ids[0]
+
+
+def concrete(method: str, route: str, job_id: str, document: tuple[str, str]) -> dict[str, Any]:
     """A request for ``route`` on the ``docs`` knowledge base that passes validation once allowed."""
     path = route.replace("{kb}", "docs").replace("{job_id}", job_id).replace("{model}", "kb:docs")
+    path = path.replace("{doc_id}", document[0]).replace("{chunk_id}", document[1]).replace("{path:path}", "x.js")
     request: dict[str, Any] = {"method": method, "url": path}
     if route == "/ask":
         request["json"] = {"question": QUESTION, "kb": "docs"}
@@ -87,10 +98,12 @@ def test_an_app_with_a_route_outside_the_table_is_refused() -> None:
 
 
 @pytest.mark.parametrize(("method", "route"), sorted(TABLE), ids=[f"{m} {r}" for m, r in sorted(TABLE)])
-def test_every_route_enforces_its_access_rule(service: tuple[str, str], method: str, route: str) -> None:
+def test_every_route_enforces_its_access_rule(
+    service: tuple[str, str], document: tuple[str, str], method: str, route: str
+) -> None:
     base, job_id = service
     access = TABLE[(method, route)]
-    request = concrete(method, route, job_id)
+    request = concrete(method, route, job_id, document)
     if access.level == "public":
         assert send(base, request, None).status_code not in (401, 403), "a public route asked for a key"
         return
