@@ -15,3 +15,4 @@ python -m pip install -q -r requirements-torch.txt
 python -m pip install -q -e ".[dev]"
 python -m pip install -q --no-deps "unstructured-inference==1.6.14"
 echo "installed into .venv ($(python --version))"
+bash scripts/build_ui.sh

@@ -7,13 +7,33 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/pytest ] && .venv/bin/python -c "import rag, ingest, search_proxy, servicekit" 2>/dev/null || bash scripts/install.sh
 unit_only=false
+has_marker=false
+has_workers=false
+run_all=false
+args=()
 prev=""
 for arg in "$@"; do
+  case "$arg" in
+    --all) run_all=true; continue ;;
+    -m) has_marker=true ;;
+    -n|--numprocesses|--numprocesses=*) has_workers=true ;;
+  esac
   if [ "$prev" = "-m" ] && [ "$arg" = "unit" ]; then unit_only=true; fi
+  args+=("$arg")
   prev=$arg
 done
+# The default run leaves out the exhaustive tier (tests/tiers.py) to stay in CI's budget; --all runs it.
+select=()
+if ! $has_marker && ! $run_all; then select=(-m "not exhaustive"); fi
+# One process per core (at most 4); a test file stays on one worker, so its module fixtures are built once.
+workers=()
+if ! $has_workers && ! $unit_only; then workers=(-n auto --maxprocesses 4 --dist loadfile); fi
 if ! $unit_only && [ ! -x .venv-milvus/bin/milvus-server ]; then
   bash scripts/install_milvus_server.sh
 fi
+if command -v npm >/dev/null 2>&1; then  # the workspace's own unit tests (vitest)
+  [ -d ui/node_modules ] || bash scripts/build_ui.sh
+  (cd ui && npm test --silent)
+fi
 export HF_HUB_OFFLINE=1
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest "${select[@]}" "${workers[@]}" "${args[@]}"

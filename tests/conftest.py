@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.tiers import is_exhaustive
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -67,9 +69,12 @@ _LAYER_MARKS = {"unit": "unit", "integration": "integration", "contracts": "inte
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark each test by its layer (its folder under tests/), so ``-m unit`` is the fast target."""
+    """Mark each test by its layer (its folder under tests/), so ``-m unit`` is the fast target,
+    and the exhaustive tier (``tests/tiers.py``) as ``exhaustive``."""
     tests_root = os.path.dirname(os.path.abspath(__file__))
     for item in items:
+        if is_exhaustive(item.nodeid):
+            item.add_marker(pytest.mark.exhaustive)
         relative = os.path.relpath(str(item.path), tests_root).split(os.sep)
         mark = _LAYER_MARKS.get(relative[0])
         if mark is not None and item.get_closest_marker(mark) is None:
