@@ -23,11 +23,8 @@ for arg in "$@"; do
   prev=$arg
 done
 # The default run leaves out the exhaustive tier (tests/tiers.py) to stay in CI's budget; --all runs it.
-select=()
-if ! $has_marker && ! $run_all; then select=(-m "not exhaustive"); fi
-# One process per core (at most 4); a test file stays on one worker, so its module fixtures are built once.
-workers=()
-if ! $has_workers && ! $unit_only; then workers=(-n auto --maxprocesses 4 --dist loadfile); fi
+# It runs on every core (at most 4; a test file stays on one worker, so its module fixtures are
+# built once), then the serial tests in one process. A -m or -n of the caller's runs as given.
 if ! $unit_only && [ ! -x .venv-milvus/bin/milvus-server ]; then
   bash scripts/install_milvus_server.sh
 fi
@@ -36,4 +33,18 @@ if command -v npm >/dev/null 2>&1; then  # the workspace's own unit tests (vites
   (cd ui && npm test --silent)
 fi
 export HF_HUB_OFFLINE=1
-exec .venv/bin/python -m pytest "${select[@]}" "${workers[@]}" "${args[@]}"
+if $has_marker || $has_workers || $unit_only; then
+  exec .venv/bin/python -m pytest "${args[@]}"
+fi
+tier=""
+$run_all || tier="not exhaustive and "
+status=0
+.venv/bin/python -m pytest -m "${tier}not serial" -n auto --maxprocesses 4 --dist loadfile "${args[@]}" || status=$?
+serial=0
+.venv/bin/python -m pytest -m "${tier}serial" "${args[@]}" || serial=$?
+# 5 is "no test selected": the paths given held none of that kind
+if [ "$status" -eq 5 ] && [ "$serial" -eq 5 ]; then exit 5; fi
+[ "$status" -eq 5 ] && status=0
+[ "$serial" -eq 5 ] && serial=0
+[ "$status" -ne 0 ] && exit "$status"
+exit "$serial"

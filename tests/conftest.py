@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.tiers import is_exhaustive
+from tests.tiers import is_exhaustive, is_serial
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -70,11 +70,13 @@ _LAYER_MARKS = {"unit": "unit", "integration": "integration", "contracts": "inte
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test by its layer (its folder under tests/), so ``-m unit`` is the fast target,
-    and the exhaustive tier (``tests/tiers.py``) as ``exhaustive``."""
+    and the exhaustive tier and the serial tests (``tests/tiers.py``) as such."""
     tests_root = os.path.dirname(os.path.abspath(__file__))
     for item in items:
         if is_exhaustive(item.nodeid):
             item.add_marker(pytest.mark.exhaustive)
+        if is_serial(item.nodeid):
+            item.add_marker(pytest.mark.serial)
         relative = os.path.relpath(str(item.path), tests_root).split(os.sep)
         mark = _LAYER_MARKS.get(relative[0])
         if mark is not None and item.get_closest_marker(mark) is None:

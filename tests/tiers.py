@@ -8,21 +8,13 @@ the embedding model or a store server starting.
 
 from __future__ import annotations
 
+_SIGKILL = "tests/integration/ingest/test_reindex.py::test_sigkill_at_any_point_then_rerun_converges"
+_SIGKILL_LEFT_OUT = ("after_parse:2", "after_embed:1", "after_writing_marker:2", "after_delete_marker:1")
+
 # node id prefix -> what the default run keeps of the same guarantee
 EXHAUSTIVE: dict[str, str] = {
     # 4 x 32-42 s; the point between the store write and the manifest commit stays
-    "tests/integration/ingest/test_reindex.py::test_sigkill_at_any_point_then_rerun_converges[after_parse:2]": (
-        "sigkill[after_store_write:3]"
-    ),
-    "tests/integration/ingest/test_reindex.py::test_sigkill_at_any_point_then_rerun_converges[after_embed:1]": (
-        "sigkill[after_store_write:3]"
-    ),
-    "tests/integration/ingest/test_reindex.py::test_sigkill_at_any_point_then_rerun_converges[after_writing_marker:2]": (
-        "sigkill[after_store_write:3]"
-    ),
-    "tests/integration/ingest/test_reindex.py::test_sigkill_at_any_point_then_rerun_converges[after_delete_marker:1]": (
-        "sigkill[after_store_write:3]"
-    ),
+    **{f"{_SIGKILL}[{point}]": "sigkill[after_store_write:3]" for point in _SIGKILL_LEFT_OUT},
     # 52 s and 50 s: two CLI processes each; the swap itself is covered in-process
     "tests/integration/ingest/test_reindex.py::test_a_crash_during_the_swap_is_finished_by_the_next_job": (
         "test_full_rebuild_switches_over_only_when_complete"
@@ -51,6 +43,18 @@ EXHAUSTIVE: dict[str, str] = {
         "tests/integration/api/test_ask_api.py (retrieval-only answers)"
     ),
 }
+
+
+# Run in a process of their own, after the parallel run: under pytest-xdist, schemathesis's lazily
+# loaded schema fuzzes only its first operation (``test_every_operation_was_fuzzed`` caught it).
+SERIAL: tuple[str, ...] = (
+    "tests/integration/service/test_fuzz_api.py",
+    "tests/integration/search_proxy/test_sp_fuzz.py",
+)
+
+
+def is_serial(nodeid: str) -> bool:
+    return nodeid.startswith(SERIAL)
 
 
 def is_exhaustive(nodeid: str) -> bool:

@@ -261,7 +261,8 @@ def serve(
     bind, at = host or settings.api.host, port or settings.api.port
     shown = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
     shown = f"[{shown}]" if ":" in shown else shown
-    typer.echo(f"askdocs workspace: http://{shown}:{at}/  (API docs at /docs)", err=True)
+    # through the log, so stderr stays one JSON object a line when logs are JSON
+    logging.getLogger("rag.serve").info("workspace at http://%s:%s/ (API docs at /docs)", shown, at)
     uvicorn.run(
         create_app(settings),
         host=bind,
