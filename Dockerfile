@@ -5,6 +5,14 @@
 #
 # Install order as in scripts/install.sh: the CPU build of torch first (so nothing pulls a
 # multi-GB CUDA build), then the project, then unstructured-inference without its dependencies.
+# The analyst workspace (ui/) is built in a Node stage; only its static output reaches the image.
+FROM node:20-slim AS ui
+WORKDIR /ui
+COPY ui/package.json ui/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY ui ./
+RUN npx vite build --outDir /ui-dist --emptyOutDir
+
 FROM python:3.11-slim
 
 # Where the CPU torch wheel comes from. scripts/install.sh gets the CPU build from its registry;
@@ -37,6 +45,7 @@ COPY ingest ./ingest
 COPY rag ./rag
 COPY search_proxy ./search_proxy
 COPY servicekit ./servicekit
+COPY --from=ui /ui-dist ./rag/api/static/ui
 RUN python -m pip install . \
     && python -m pip install --no-deps "unstructured-inference==1.6.14"
 
