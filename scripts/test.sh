@@ -24,8 +24,7 @@ for arg in "$@"; do
 done
 # The default run leaves out the exhaustive tier (tests/tiers.py) to stay in CI's budget; --all runs it.
 # It runs on every core (at most 4; a test file stays on one worker, so its module fixtures are
-# built once, and the store contract files share one, so its servers start once: see
-# tests/tiers.py), then the serial tests in one process. A -m or -n of the caller's runs as given.
+# built once), then the serial tests in one process. A -m or -n of the caller's runs as given.
 if ! $unit_only && [ ! -x .venv-milvus/bin/milvus-server ]; then
   bash scripts/install_milvus_server.sh
 fi
@@ -40,7 +39,7 @@ fi
 tier=""
 $run_all || tier="not exhaustive and "
 status=0
-.venv/bin/python -m pytest -m "${tier}not serial" -n auto --maxprocesses 4 --dist loadgroup "${args[@]}" || status=$?
+.venv/bin/python -m pytest -m "${tier}not serial" -n auto --maxprocesses 4 --dist loadfile "${args[@]}" || status=$?
 serial=0
 .venv/bin/python -m pytest -m "${tier}serial" "${args[@]}" || serial=$?
 # 5 is "no test selected": the paths given held none of that kind

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.tiers import is_exhaustive, is_serial, worker_group
+from tests.tiers import is_exhaustive, is_serial
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -68,7 +68,6 @@ def bundled_embedder() -> Any:
 _LAYER_MARKS = {"unit": "unit", "integration": "integration", "contracts": "integration", "e2e": "e2e"}
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark each test by its layer (its folder under tests/), so ``-m unit`` is the fast target,
     and the exhaustive tier and the serial tests (``tests/tiers.py``) as such."""
@@ -78,9 +77,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.exhaustive)
         if is_serial(item.nodeid):
             item.add_marker(pytest.mark.serial)
-        # one worker a group under ``--dist loadgroup``: a file (its module fixtures are built
-        # once), or all of tests/contracts (its store servers are started once)
-        item.add_marker(pytest.mark.xdist_group(worker_group(item.nodeid)))
         relative = os.path.relpath(str(item.path), tests_root).split(os.sep)
         mark = _LAYER_MARKS.get(relative[0])
         if mark is not None and item.get_closest_marker(mark) is None:

@@ -59,10 +59,3 @@ def is_serial(nodeid: str) -> bool:
 
 def is_exhaustive(nodeid: str) -> bool:
     return any(nodeid == prefix or nodeid.startswith(prefix) for prefix in EXHAUSTIVE)
-
-
-def worker_group(nodeid: str) -> str:
-    """The pytest-xdist group of a test: its file, except that the store contract files share one
-    group, so one worker starts the session's Chroma and Milvus servers instead of each worker."""
-    path = nodeid.split("::", 1)[0]
-    return "store-servers" if path.startswith("tests/contracts/") else path
