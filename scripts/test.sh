@@ -28,6 +28,9 @@ done
 if ! $unit_only && [ ! -x .venv-milvus/bin/milvus-server ]; then
   bash scripts/install_milvus_server.sh
 fi
+if $run_all && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  apt-get install -y -q chromium >/dev/null  # the browser tests drive Debian's chromium, never a download
+fi
 if command -v npm >/dev/null 2>&1; then  # the workspace's own unit tests (vitest)
   [ -d ui/node_modules ] || bash scripts/build_ui.sh
   (cd ui && npm test --silent)
