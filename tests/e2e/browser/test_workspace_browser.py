@@ -91,6 +91,10 @@ def test_a_cited_answer_streams_and_a_pdf_source_opens_at_its_page(workspace: st
     panel = page.get_by_test_id("source-panel")
     panel.locator("[data-testid=pdf-viewer] canvas").first.wait_for(timeout=30_000)
     assert "Warranty Policy" in panel.inner_text()
+
+    page.get_by_test_id("kb-page-link").click()  # the documents page gets the whole width
+    page.get_by_test_id("documents-table").wait_for(timeout=30_000)
+    assert page.get_by_test_id("source-panel").count() == 0
     assert page.problems == []
 
 
