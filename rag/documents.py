@@ -42,6 +42,10 @@ def _pages(hits: list[Hit]) -> int | None:
     return max(numbers) if numbers else None
 
 
+def _position(hit: Hit) -> int:
+    return int(hit.metadata.get("chunk_index", 0) or 0)
+
+
 def _chunk(hit: Hit) -> dict[str, Any]:
     return {
         "chunk_id": hit.chunk_id,
@@ -49,7 +53,7 @@ def _chunk(hit: Hit) -> dict[str, Any]:
         "text": hit.text,
         "pages": list(hit.pages),
         "section": hit.section,
-        "chunk_index": int(hit.metadata.get("chunk_index", 0) or 0),
+        "chunk_index": _position(hit),
     }
 
 
@@ -118,8 +122,8 @@ class DocumentCatalog:
         return _document(record, _pages(self._hits_by_doc(kb, [record]).get(doc_id, [])))
 
     def original(self, kb: str, doc_id: str) -> OriginalFile:
-        """The bytes that were indexed: read once and checked against the recorded hash, so what
-        is sent is exactly what was indexed, or ``DocumentChanged``."""
+        """The bytes that were indexed, or ``DocumentChanged``. Read once and hashed in memory
+        (not with ``ingest.reindex.file_hash`` on the path), so the bytes sent are the bytes checked."""
         record = self._record(kb, doc_id)
         path = Path(record.path)
         try:
@@ -148,9 +152,8 @@ class DocumentCatalog:
         if record is not None and chunk_id in record.chunk_ids and context > 0:
             at = record.chunk_ids.index(chunk_id)
             window = record.chunk_ids[max(0, at - context) : at] + record.chunk_ids[at + 1 : at + 1 + context]
-            neighbours = sorted(self.store.get(kb, window), key=lambda h: int(h.metadata.get("chunk_index", 0) or 0))
-            index = int(hit.metadata.get("chunk_index", 0) or 0)
-            before = [_chunk(h) for h in neighbours if int(h.metadata.get("chunk_index", 0) or 0) < index]
-            after = [_chunk(h) for h in neighbours if int(h.metadata.get("chunk_index", 0) or 0) > index]
+            neighbours = sorted(self.store.get(kb, window), key=_position)
+            before = [_chunk(h) for h in neighbours if _position(h) < _position(hit)]
+            after = [_chunk(h) for h in neighbours if _position(h) > _position(hit)]
         document = _document(record, _pages([hit])) if record is not None else None
         return {"chunk": _chunk(hit), "before": before, "after": after, "document": document}

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ingest.stores.base import HnswParams, VectorStore
-from ingest.stores.milvus import SecretLike
+from ingest.stores.milvus_connection import SecretLike
 
 BACKENDS = ("chroma", "milvus")
 

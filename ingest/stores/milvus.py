@@ -55,8 +55,6 @@ from ingest.stores.milvus_full_text import has_bm25_function, probe_bm25, versio
 from ingest.stores.naming import collection_name, is_working_copy, kb_from_collection, validate_store_name
 from ingest.types import Chunk, Hit, KnowledgeBaseInfo
 
-__all__ = ["MilvusStore", "SecretLike"]
-
 _PROP_KB = "askdocs.kb"
 _PROP_MODEL = "askdocs.embedding_model"
 _PROP_DIM = "askdocs.dimension"

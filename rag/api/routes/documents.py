@@ -12,13 +12,14 @@ import anyio
 from fastapi import APIRouter, Query, Response
 
 from rag.api.deps import ComponentsDep
+from rag.components import Components
 from rag.documents import MAX_CONTEXT, DocumentCatalog
 
 router = APIRouter(tags=["documents"])
 GONE: dict[int | str, dict[str, Any]] = {410: {"description": "the original moved or changed since it was indexed"}}
 
 
-def _catalog(components: Any) -> DocumentCatalog:
+def _catalog(components: Components) -> DocumentCatalog:
     return DocumentCatalog(components.settings.data_dir, components.store)
 
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from rag.errors import NotFound
 
@@ -69,4 +69,4 @@ async def asset(path: str) -> Response:
         raise NotFound(f"no asset {path!r}")
     media = MEDIA_TYPES.get(target.suffix.lower(), "application/octet-stream")
     headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"}
-    return Response(target.read_bytes(), media_type=media, headers=headers)
+    return FileResponse(target, media_type=media, headers=headers)  # streamed, with ETag and Last-Modified
