@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  AnswerRenderer,
   citedIds,
   isPdfSource,
   renderAnswerHtml,
@@ -113,5 +114,35 @@ describe("sourceLocation and isPdfSource", () => {
     expect(isPdfSource(source(1, { title: "Notes.md", uri: "notes.md" }))).toBe(false);
     expect(isPdfSource(source(1, { origin: "web", uri: "https://x.example/a.pdf" }))).toBe(false);
     expect(isPdfSource(source(1, { doc_id: null }))).toBe(false);
+  });
+});
+
+describe("AnswerRenderer", () => {
+  const sources = [source(1), source(2)];
+
+  it("reuses the HTML of blocks that did not change while the last one grows", () => {
+    const r = new AnswerRenderer();
+    const first = r.render("Claim one [citation:1].\n\nClaim tw", sources);
+    const second = r.render("Claim one [citation:1].\n\nClaim two [citation:2].", sources);
+    expect(second[0]).toBe(first[0]);
+    expect(second[1]).not.toBe(first[1]);
+    expect(dom(second.join("")).querySelectorAll("button.citation-chip").length).toBe(2);
+  });
+
+  it("renders again when the sources change (chips depend on them)", () => {
+    const r = new AnswerRenderer();
+    const without = r.render("Claim [citation:1].", []);
+    expect(dom(without[0]!).querySelector("button")).toBeNull();
+    const withSources = r.render("Claim [citation:1].", sources);
+    expect(dom(withSources[0]!).querySelector("button.citation-chip")).not.toBeNull();
+  });
+
+  it("gives the same chips and text as rendering the whole answer", () => {
+    const text = "A [citation:1].\n\n- b [citation:2]\n- c\n\n<img src=x onerror=alert(1)> [citation:9]";
+    const blocks = dom(new AnswerRenderer().render(text, sources).join(""));
+    const whole = dom(renderAnswerHtml(text, sources));
+    expect(blocks.textContent?.replace(/\s+/g, " ").trim()).toBe(whole.textContent?.replace(/\s+/g, " ").trim());
+    expect(blocks.querySelectorAll("button.citation-chip").length).toBe(2);
+    expect(blocks.querySelector("img")).toBeNull();
   });
 });

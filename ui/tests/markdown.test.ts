@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isSafeUrl, renderMarkdown, sanitizeHtml } from "../src/lib/markdown";
+import { isSafeUrl, markdownBlocks, renderMarkdown, sanitizeHtml } from "../src/lib/markdown";
 
 function dom(html: string): HTMLElement {
   const div = document.createElement("div");
@@ -91,5 +91,34 @@ describe("isSafeUrl", () => {
     ["ftp://example.com", false],
   ])("%s -> %s", (url, expected) => {
     expect(isSafeUrl(url)).toBe(expected);
+  });
+});
+
+describe("markdownBlocks", () => {
+  it("splits top-level blocks so that together they are the whole text", () => {
+    const text = "# Title\n\nFirst para.\n\n- a\n- b\n\n```\ncode\n\nmore\n```\n\n| x | y |\n|---|---|\n| 1 | 2 |\n\nLast";
+    const blocks = markdownBlocks(text);
+    expect(blocks.join("")).toBe(text);
+    expect(blocks.length).toBe(6);
+    expect(blocks[3]).toContain("code\n\nmore"); // a fence with a blank line inside stays one block
+  });
+
+  it("keeps earlier blocks unchanged as the text grows", () => {
+    const before = markdownBlocks("Para one.\n\nPara tw");
+    const after = markdownBlocks("Para one.\n\nPara two is longer");
+    expect(after[0]).toBe(before[0]);
+    expect(after.length).toBe(2);
+  });
+
+  it("keeps a text with reference links in one block so the references resolve", () => {
+    const text = "See [the site][s].\n\nMore.\n\n[s]: https://example.com";
+    expect(markdownBlocks(text)).toEqual([text]);
+  });
+
+  it("renders block by block like the whole text", () => {
+    const text = "Intro **bold**.\n\n1. one\n2. two\n\n> quote\n\nEnd `x`.";
+    const whole = dom(renderMarkdown(text)).innerText ?? dom(renderMarkdown(text)).textContent;
+    const parts = markdownBlocks(text).map((b) => dom(renderMarkdown(b)).textContent).join("");
+    expect(parts.replace(/\s+/g, " ").trim()).toBe((whole ?? "").replace(/\s+/g, " ").trim());
   });
 });

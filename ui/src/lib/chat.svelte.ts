@@ -12,6 +12,7 @@ import {
   type Turn,
 } from "./conversations";
 import { classifyError, classifyStreamError } from "./errors";
+import { FrameBatcher } from "./frames";
 import { settings, webParam } from "./settings.svelte";
 
 function initial(): { list: Conversation[]; activeId: string } {
@@ -112,6 +113,18 @@ export async function ask(question: string): Promise<void> {
   controller = ctl;
   persist(true);
   let outcome: AskOutcome | "aborted" | "failed" = "truncated";
+  const reasoning = new FrameBatcher((d) => {
+    turn.reasoning += d;
+  });
+  const answer = new FrameBatcher((d) => {
+    endReasoning(turn);
+    turn.answer += d;
+    persist();
+  });
+  const flush = (): void => {
+    reasoning.flush();
+    answer.flush();
+  };
   try {
     outcome = await askStream(
       { question: text, kb: settings.kb, stream: true, web: webParam(settings.web), history },
@@ -120,18 +133,16 @@ export async function ask(question: string): Promise<void> {
         sources: (s) => {
           turn.sources = s;
         },
-        reasoning: (d) => {
-          turn.reasoning += d;
-        },
+        reasoning: (d) => reasoning.push(d),
         answer: (d) => {
-          endReasoning(turn);
-          turn.answer += d;
-          persist();
+          reasoning.flush(); // the reasoning ends where the answer begins
+          answer.push(d);
         },
         warning: (m) => {
           if (!turn.warnings.includes(m)) turn.warnings.push(m);
         },
         done: (data) => {
+          flush();
           endReasoning(turn);
           if (typeof data.answer === "string" && data.answer) turn.answer = data.answer;
           if (!turn.reasoning && data.reasoning) turn.reasoning = data.reasoning;
@@ -141,11 +152,13 @@ export async function ask(question: string): Promise<void> {
           for (const w of data.warnings ?? []) if (!turn.warnings.includes(w)) turn.warnings.push(w);
         },
         error: (e) => {
+          flush();
           turn.error = classifyStreamError(e);
         },
       },
     );
   } catch (err) {
+    flush();
     if (ctl.signal.aborted) outcome = "aborted";
     else {
       outcome = "failed";
@@ -156,6 +169,7 @@ export async function ask(question: string): Promise<void> {
       else turn.error = classified;
     }
   } finally {
+    flush();
     endReasoning(turn);
     turn.status =
       outcome === "done"

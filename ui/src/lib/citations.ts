@@ -3,7 +3,7 @@
  * Markdown, and the human-readable location of a source.
  */
 
-import { renderMarkdown } from "./markdown";
+import { markdownBlocks, renderMarkdown } from "./markdown";
 import type { Source } from "./types";
 
 const MARKER = /\[citation:(\d+)\]/g;
@@ -66,6 +66,30 @@ export function renderAnswerHtml(markdown: string, sources: readonly Source[]): 
   template.innerHTML = renderMarkdown(markdown);
   insertCitationChips(template.content, sources);
   return template.innerHTML;
+}
+
+/**
+ * A streaming answer rendered block by block: a block whose text did not change keeps the HTML
+ * (and so the DOM, and a focused chip) it had; only the growing last block is rendered again.
+ */
+export class AnswerRenderer {
+  private cache = new Map<string, string>();
+  private sources: readonly Source[] = [];
+
+  render(markdown: string, sources: readonly Source[]): string[] {
+    if (sources !== this.sources) {
+      this.cache.clear(); // chips depend on the sources
+      this.sources = sources;
+    }
+    const next = new Map<string, string>();
+    const html = markdownBlocks(markdown).map((block) => {
+      const done = next.get(block) ?? this.cache.get(block) ?? renderAnswerHtml(block, sources);
+      next.set(block, done);
+      return done;
+    });
+    this.cache = next;
+    return html;
+  }
 }
 
 /** Ids of the known sources cited in `answer`, in order of first appearance. */

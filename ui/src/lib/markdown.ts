@@ -102,3 +102,19 @@ export function renderMarkdown(markdown: string): string {
   const html = marked.parse(markdown, { async: false }) as string;
   return sanitizeHtml(html);
 }
+
+/**
+ * The top-level blocks of a Markdown text, each with the source it was lexed from, so a
+ * streaming answer re-renders only the block that is still growing. Reference-style link
+ * definitions apply across blocks: a text that has any stays one block.
+ */
+export function markdownBlocks(markdown: string): string[] {
+  const tokens = marked.lexer(markdown);
+  if (Object.keys(tokens.links).length > 0) return [markdown];
+  const blocks: string[] = [];
+  for (const token of tokens) {
+    if (token.type === "space" && blocks.length > 0) blocks[blocks.length - 1] += token.raw;
+    else blocks.push(token.raw);
+  }
+  return blocks;
+}
