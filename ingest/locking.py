@@ -61,4 +61,6 @@ def _describe(holder: str) -> str:
         return "another job holds its lock"
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(info.get("started", 0))))
     who = f"pid {info.get('pid')} on {info.get('host')}, started {started}"
-    return f"a {info.get('job', 'job')} job ({who}) holds its lock"
+    kind = str(info.get("job", "indexing"))
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    return f"{article} {kind} job ({who}) holds its lock"

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,14 +61,28 @@ class _Listener(ProgressListener):
         self.status.chunks_embedded += count
 
 
+@dataclass(frozen=True)
+class _JobArgs:
+    paths: list[Path]
+    delete_missing: bool
+    full: bool
+    allow_mass_delete: bool
+
+
 class JobManager:
-    """Runs one thread per job; the knowledge-base lock keeps two jobs off the same knowledge base."""
+    """Runs the jobs of one knowledge base one after another, in the order they were started.
+
+    Two uploads dropped together are two jobs: the second waits ("queued") for the first rather
+    than failing on the knowledge-base lock, which still guards against other processes.
+    Jobs of different knowledge bases run side by side, one thread per busy knowledge base.
+    """
 
     def __init__(self, components: Components, ingest_metrics: IngestMetrics | None = None, keep: int = 200) -> None:
         self.components = components
         self.ingest_metrics = ingest_metrics
         self.keep = keep
         self._jobs: dict[str, JobStatus] = {}
+        self._pending: dict[str, deque[tuple[JobStatus, _JobArgs]]] = {}
         self._lock = threading.Lock()
 
     def get(self, job_id: str) -> JobStatus | None:
@@ -94,19 +109,32 @@ class JobManager:
         allow_mass_delete: bool = False,
     ) -> JobStatus:
         status = JobStatus(id=uuid.uuid4().hex, kb=kb, kind=kind)
+        args = _JobArgs(paths, delete_missing, full, allow_mass_delete)
         with self._lock:
             self._jobs[status.id] = status
             if len(self._jobs) > self.keep:
-                for old in sorted(self._jobs.values(), key=lambda j: j.created_at)[: len(self._jobs) - self.keep]:
+                ended = [j for j in self._jobs.values() if j.finished_at is not None]
+                for old in sorted(ended, key=lambda j: j.created_at)[: len(self._jobs) - self.keep]:
                     self._jobs.pop(old.id, None)
-        thread = threading.Thread(
-            target=self._run,
-            args=(status, paths, delete_missing, full, allow_mass_delete),
-            name=f"job-{status.id[:8]}",
-            daemon=True,
-        )
-        thread.start()
+            queue = self._pending.get(kb)
+            idle = queue is None
+            if queue is None:
+                queue = self._pending[kb] = deque()
+            queue.append((status, args))
+        if idle:
+            threading.Thread(target=self._drain, args=(kb,), name=f"jobs-{kb}", daemon=True).start()
         return status
+
+    def _drain(self, kb: str) -> None:
+        """Run the knowledge base's queued jobs in order; the thread ends when none is left."""
+        while True:
+            with self._lock:
+                queue = self._pending[kb]
+                if not queue:
+                    del self._pending[kb]
+                    return
+                status, args = queue.popleft()
+            self._run(status, args.paths, args.delete_missing, args.full, args.allow_mass_delete)
 
     def run_locked(self, kb: str, action: Callable[[Any], Any]) -> Any:
         """Run ``action(job)`` synchronously under the knowledge base's lock (document deletes)."""

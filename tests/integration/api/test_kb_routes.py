@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,33 @@ def test_reindex_job_over_a_server_folder(api: str) -> None:
     assert response.status_code == 202
     status = wait_for(api, response.json()["job"]["id"])
     assert status["state"] == "partial" and status["summary"]["indexed"] == 2
+    # without paths, the job re-checks the folder the knowledge base was indexed from
+    again = httpx.post(f"{api}/kbs/mirror/jobs", json={}, timeout=30)
+    assert again.status_code == 202, again.text
+    rerun = wait_for(api, again.json()["job"]["id"])
+    assert rerun["state"] == "partial" and rerun["summary"]["unchanged"] == 2 and rerun["summary"]["deleted"] == 0
+    nothing = httpx.post(f"{api}/kbs/never-built/jobs", json={}, timeout=30)
+    assert nothing.status_code == 400 and "no folders or uploads" in nothing.json()["error"]["message"]
     missing = httpx.post(f"{api}/kbs/mirror/jobs", json={"paths": ["/no/such/folder"]}, timeout=30)
     assert missing.status_code == 400
     assert httpx.get(f"{api}/jobs/not-a-job").status_code == 404
+
+
+def test_uploads_sent_together_are_queued_and_all_indexed(api: str) -> None:
+    """Files dropped together arrive as one upload each; none may fail on the knowledge base's lock."""
+    files = [MIXED / "dock_checklist.md", MIXED / "truncated.pdf", MIXED / "shift_handover.txt"]
+    with ThreadPoolExecutor(len(files)) as pool:
+        responses = list(pool.map(lambda p: upload(api, "together", p), files))
+    assert [r.status_code for r in responses] == [202] * len(files), [r.text for r in responses]
+    ended = [wait_for(api, r.json()["job"]["id"]) for r in responses]
+    assert [s["state"] for s in ended] == ["succeeded", "partial", "succeeded"], [s["message"] for s in ended]
+    # one after another: each job starts only once the one before it has ended
+    by_start = sorted(ended, key=lambda s: s["started_at"])
+    assert all(a["finished_at"] <= b["started_at"] for a, b in zip(by_start, by_start[1:], strict=False))
+    documents = httpx.get(f"{api}/kbs/together/documents", params={"limit": 10}).json()["documents"]
+    assert {d["name"]: d["status"] for d in documents} == {
+        "dock_checklist.md": "indexed",
+        "truncated.pdf": "failed",
+        "shift_handover.txt": "indexed",
+    }
+    assert all(d["uploaded"] for d in documents)
