@@ -9,9 +9,10 @@ repairs, and the store and manifest converge to what a clean run produces.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -79,6 +80,20 @@ class Manifest:
 
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def folders(self) -> list[str]:
+        """The folders jobs have indexed this knowledge base from: what a re-index re-checks by default."""
+        raw = self.get_meta("folders")
+        return list(json.loads(raw)) if raw else []
+
+    def remember_folders(self, folders: Iterable[str]) -> None:
+        """Add ``folders`` (real absolute paths); one inside another recorded folder is covered by it."""
+        known = self.folders()
+        for folder in folders:
+            if any(_within(folder, k) for k in known):
+                continue
+            known = [k for k in known if not _within(k, folder)] + [folder]
+        self.set_meta("folders", json.dumps(sorted(known)))
 
     # -- files -----------------------------------------------------------------------------
     @staticmethod
@@ -170,3 +185,7 @@ class Manifest:
 
     def known_doc_ids(self) -> set[str]:
         return {str(r[0]) for r in self._db.execute("SELECT doc_id FROM files")}
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

@@ -277,7 +277,8 @@ class ReindexJob:
         allow_mass_delete: bool,
         progress: ProgressListener,
     ) -> ReindexReport:
-        check_roots(roots)  # before anything is created or repaired
+        resolved = check_roots(roots)  # before anything is created or repaired
+        self.manifest.remember_folders(r for r in resolved if os.path.isdir(r))
         self.store.ensure_kb(self.collection, self.embedder.model_id, self.embedder.dimension)
         for sink in self.sinks:
             sink.ensure_kb(self.collection)

@@ -28,7 +28,10 @@ UPLOAD_PATH = re.compile(r"^/kbs/[^/]+/documents$")  # the one route whose bodie
 
 
 class ReindexRequest(BaseModel):
-    paths: list[str] = Field(default_factory=list, description="folders on the server to mirror; default: uploads")
+    paths: list[str] = Field(
+        default_factory=list,
+        description="folders on the server to mirror; default: the folders it was indexed from, and its uploads",
+    )
     full: bool = Field(False, description="rebuild into a copy and switch over when complete")
     allow_mass_delete: bool = Field(
         False, description="delete even when a folder is empty or more than ingest.max_delete_share of the files went"
@@ -139,12 +142,27 @@ async def delete_documents(
 async def start_job(kb: str, body: ReindexRequest, components: ComponentsDep, jobs: JobsDep) -> JSONResponse:
     """Start a re-index job over server-side folders (or the uploads folder)."""
     validate_kb_name(kb)
-    paths = [Path(p) for p in body.paths] or [components.settings.data_dir / "uploads" / kb]
+    paths = [Path(p) for p in body.paths] or await anyio.to_thread.run_sync(default_roots, components, kb)
+    if not paths:
+        raise BadRequest(f"knowledge base {kb!r} has no folders or uploads to re-index from; give paths")
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise BadRequest(f"no such path on the server: {', '.join(missing)}")
     status = jobs.start(kb, paths, delete_missing=True, full=body.full, allow_mass_delete=body.allow_mass_delete)
     return JSONResponse({"job": status.to_dict()}, status_code=202)
+
+
+def default_roots(components: Components, kb: str) -> list[Path]:
+    """What a re-index without paths mirrors: the folders jobs indexed the knowledge base from, and its uploads."""
+    manifest_path = KbFiles(components.settings.data_dir, kb).manifest
+    folders: list[Path] = []
+    if manifest_path.exists():
+        with Manifest(manifest_path) as manifest:
+            folders = [Path(f) for f in manifest.folders()]
+    uploads = components.settings.data_dir / "uploads" / kb
+    if uploads.is_dir() and not any(uploads.resolve().is_relative_to(f) for f in folders):
+        folders.append(uploads)
+    return folders
 
 
 @router.get("/jobs/{job_id}")
