@@ -57,7 +57,9 @@ def _chunk(hit: Hit) -> dict[str, Any]:
     }
 
 
-def _document(record: FileRecord, pages: int | None) -> dict[str, Any]:
+def _document(record: FileRecord, pages: int | None, uploads: Path) -> dict[str, Any]:
+    """A manifest row as the API shows it; ``uploaded`` tells a file sent over the API (deleting
+    it deletes the file) from one indexed from a server folder (which a re-index adds again)."""
     indexed = record.status == "indexed"
     return {
         "doc_id": record.doc_id,
@@ -70,6 +72,7 @@ def _document(record: FileRecord, pages: int | None) -> dict[str, Any]:
         "status": record.status,
         "reason": record.error,
         "size": record.size,
+        "uploaded": Path(record.path).is_relative_to(uploads),
     }
 
 
@@ -99,6 +102,9 @@ class DocumentCatalog:
             raise UnknownDocument(doc_id)
         return record
 
+    def _uploads(self, kb: str) -> Path:
+        return (self.data_dir / "uploads" / kb).resolve()
+
     def _hits_by_doc(self, kb: str, records: list[FileRecord]) -> dict[str, list[Hit]]:
         ids = [chunk_id for r in records if r.status == "indexed" for chunk_id in r.chunk_ids]
         by_doc: dict[str, list[Hit]] = {}
@@ -114,12 +120,12 @@ class DocumentCatalog:
             with manifest:
                 records, total = manifest.page((status,) if status else LISTED, offset, limit)
         hits = self._hits_by_doc(kb, records)
-        documents = [_document(r, _pages(hits.get(r.doc_id, []))) for r in records]
+        documents = [_document(r, _pages(hits.get(r.doc_id, [])), self._uploads(kb)) for r in records]
         return {"documents": documents, "total": total, "offset": offset, "limit": limit}
 
     def get(self, kb: str, doc_id: str) -> dict[str, Any]:
         record = self._record(kb, doc_id)
-        return _document(record, _pages(self._hits_by_doc(kb, [record]).get(doc_id, [])))
+        return _document(record, _pages(self._hits_by_doc(kb, [record]).get(doc_id, [])), self._uploads(kb))
 
     def original(self, kb: str, doc_id: str) -> OriginalFile:
         """The bytes that were indexed, or ``DocumentChanged``. Read once and hashed in memory
@@ -155,5 +161,5 @@ class DocumentCatalog:
             neighbours = sorted(self.store.get(kb, window), key=_position)
             before = [_chunk(h) for h in neighbours if _position(h) < _position(hit)]
             after = [_chunk(h) for h in neighbours if _position(h) > _position(hit)]
-        document = _document(record, _pages([hit])) if record is not None else None
+        document = _document(record, _pages([hit]), self._uploads(kb)) if record is not None else None
         return {"chunk": _chunk(hit), "before": before, "after": after, "document": document}

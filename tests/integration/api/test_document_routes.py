@@ -69,6 +69,7 @@ def test_documents_are_listed_with_status_pages_chunks_and_reason(library: Libra
     assert pdf["pages"] >= 1 and md["pages"] is None  # only paged formats have pages
     assert pdf["chunks"] >= 1 and md["chunks"] >= 1 and pdf["reason"] is None
     assert pdf["size"] == (library.folder / "warranty_policy.pdf").stat().st_size
+    assert pdf["uploaded"] is False  # indexed from a folder, not sent over the API
     assert datetime.fromisoformat(pdf["indexed_at"]).tzinfo is not None
     assert broken["status"] == "failed" and broken["chunks"] == 0 and "truncated" in broken["reason"]
 

@@ -86,6 +86,8 @@ export interface DocumentInfo {
   status: DocumentStatus;
   reason: string | null;
   size: number;
+  /** sent over the API (deleting it deletes the file), not indexed from a server folder */
+  uploaded: boolean;
 }
 
 export interface DocumentPage {
