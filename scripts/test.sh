@@ -28,8 +28,13 @@ done
 if ! $unit_only && [ ! -x .venv-milvus/bin/milvus-server ]; then
   bash scripts/install_milvus_server.sh
 fi
-if $run_all && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-  apt-get install -y -q chromium >/dev/null  # the browser tests drive Debian's chromium, never a download
+# The browser tests (tests/e2e/browser) drive Debian's chromium, never a downloaded browser; as
+# root it is installed when missing (with CJK fonts, for the Chinese pages). Without root they
+# fail and say what to install.
+if ! $unit_only && ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian's chromium for the browser tests" >&2
+  apt-get install -y -q chromium fonts-noto-cjk >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && apt-get install -y -q chromium fonts-noto-cjk >/dev/null; }
 fi
 if command -v npm >/dev/null 2>&1; then  # the workspace's own unit tests (vitest)
   [ -d ui/node_modules ] || bash scripts/build_ui.sh

@@ -35,9 +35,6 @@ EXHAUSTIVE: dict[str, str] = {
     "tests/e2e/test_store_outage.py": "tests/unit/ingest/test_milvus_timeouts.py",
     # 36 s: both servers at once; migration is tested embedded both ways
     "tests/contracts/test_migrate_between_servers.py": "tests/integration/stores/test_migrate.py",
-    # ~45 s, and Debian's chromium (scripts/test.sh --all installs it as root); the UI's own
-    # vitest suite and the workspace's HTTP headers stay
-    "tests/e2e/browser/": "ui/tests (vitest) and tests/integration/api/test_workspace_route.py",
     # 26 + 16 s of CLI processes; the CLI's cited streamed answer and its help stay
     "tests/e2e/test_sample_kb.py::test_cli_ingest_reports_skipped_files_with_exit_code_2": (
         "tests/integration/ingest/test_reindex_guards.py::test_skipped_inputs_are_named_with_a_reason"

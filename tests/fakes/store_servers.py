@@ -176,9 +176,7 @@ class MilvusServer(StoreServer):
     def __init__(self, workdir: Path) -> None:
         super().__init__(workdir)
         if not MILVUS_SERVER_BIN.exists():  # installed on first use, so runs that need no server install nothing
-            install = subprocess.run(
-                ["bash", INSTALL_SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=1200
-            )
+            install = subprocess.run(["bash", INSTALL_SCRIPT], cwd=REPO, capture_output=True, text=True, timeout=1200)
             if install.returncode != 0 or not MILVUS_SERVER_BIN.exists():
                 raise ServerNotReady(f"{INSTALL_SCRIPT} could not install the Milvus server: {install.stderr[-2000:]}")
         self.launch = milvus_launch(workdir)  # ports chosen once, so a restart answers at the same URI
