@@ -46,8 +46,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 Serve = Callable[..., Any]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One chromium per test file. Not per session: Playwright's sync API keeps its event loop
+    running on the main thread while it is open, and the asyncio tests that a worker runs after
+    the browser files could not start their own loop."""
     from playwright.sync_api import sync_playwright
 
     assert (UI_DIR / "index.html").is_file(), "the workspace is not built: run scripts/build_ui.sh"
