@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -21,6 +21,7 @@ _DIM_KEY = "dimension"
 _KB_KEY = "kb"
 _WRITE_BATCH = 1000
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 def chroma_where(where: MetadataFilter | None) -> dict[str, Any] | None:
@@ -45,6 +46,11 @@ class ChromaStore:
     configuration do not reach an index already loaded (checked on 1.5.9). So ``ef_search`` is a
     knowledge-base setting, taken from ``HnswParams`` at creation; a per-query ``ef_search`` is
     ignored with one warning per knowledge base, and never written into the configuration.
+
+    Collection handles are kept per knowledge base (``get_collection`` costs a catalogue read,
+    ~10 ms at 100k chunks, and a query used to pay it twice). A drop or swap made here forgets
+    the handle; one made by another process (``rag reindex --full`` beside ``rag serve``) shows as
+    "collection does not exist" on the stale handle, which is then fetched again and the call retried.
     """
 
     def __init__(
@@ -68,6 +74,7 @@ class ChromaStore:
         self._client: Any = None
         self._lock = threading.Lock()
         self._ef_warned: set[str] = set()
+        self._handles: dict[str, Any] = {}
 
     def describe(self) -> str:
         if self._path is not None:
@@ -105,14 +112,37 @@ class ChromaStore:
             raise VectorIndexError(f"{self.describe()} is unreachable: {exc}") from exc
 
     def _collection(self, kb: str) -> Any:
+        """The knowledge base's collection handle, fetched once and kept (see the class notes)."""
+        handle = self._handles.get(kb)
+        if handle is not None:
+            return handle
         name = collection_name(kb)
         client = self._connect()
         try:
-            return client.get_collection(name, embedding_function=None)
+            handle = client.get_collection(name, embedding_function=None)
         except Exception as exc:
             if _is_not_found(exc):
                 raise KnowledgeBaseNotFound(kb) from exc
             raise VectorIndexError(f"cannot open knowledge base {kb!r} on {self.describe()}: {exc}") from exc
+        self._handles[kb] = handle
+        return handle
+
+    def _forget(self, *kbs: str) -> None:
+        for kb in kbs:
+            self._handles.pop(kb, None)
+
+    def _on_collection(self, kb: str, call: Callable[[Any], _T]) -> _T:
+        """``call(handle)``, once more with a fresh handle when the kept one names a collection
+        that another process dropped or swapped away (vendor errors pass through otherwise)."""
+        handle = self._collection(kb)
+        try:
+            return call(handle)
+        except Exception as exc:
+            if not _is_not_found(exc):
+                raise
+            if self._handles.get(kb) is handle:
+                self._forget(kb)
+        return call(self._collection(kb))
 
     # -- knowledge bases --------------------------------------------------------------------
     def ensure_kb(self, kb: str, embedding_model: str, dimension: int) -> KnowledgeBaseInfo:
@@ -157,9 +187,8 @@ class ChromaStore:
             raise VectorIndexError(f"{what} failed on {self.describe()}: {exc}") from exc
 
     def kb_info(self, kb: str) -> KnowledgeBaseInfo:
-        collection = self._collection(kb)
         with self._translated(f"reading knowledge base {kb!r}"):
-            return _info_from_collection(kb, collection)
+            return self._on_collection(kb, lambda collection: _info_from_collection(kb, collection))
 
     def list_kbs(self) -> list[KnowledgeBaseInfo]:
         client = self._connect()
@@ -174,6 +203,7 @@ class ChromaStore:
     def drop_kb(self, kb: str) -> None:
         name = collection_name(kb)
         client = self._connect()
+        self._forget(kb)
         try:
             client.delete_collection(name)
         except Exception as exc:
@@ -184,6 +214,7 @@ class ChromaStore:
     def replace_kb(self, kb: str, staging: str) -> None:
         target, source = collection_name(kb), collection_name(staging)
         client = self._connect()
+        self._forget(kb, staging)
         try:
             collection = client.get_collection(source, embedding_function=None)
         except Exception as exc:
@@ -211,32 +242,43 @@ class ChromaStore:
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         if not chunks:
             return
-        collection = self._collection(kb)
         for start in range(0, len(chunks), _WRITE_BATCH):
             part = chunks[start : start + _WRITE_BATCH]
+            rows = vectors[start : start + _WRITE_BATCH]
             try:
-                collection.upsert(
-                    ids=[c.chunk_id for c in part],
-                    embeddings=[list(map(float, v)) for v in vectors[start : start + _WRITE_BATCH]],
-                    documents=[c.text for c in part],
-                    metadatas=[c.metadata() for c in part],
+                self._on_collection(
+                    kb,
+                    lambda collection, part=part, rows=rows: collection.upsert(  # type: ignore[misc]
+                        ids=[c.chunk_id for c in part],
+                        embeddings=[list(map(float, v)) for v in rows],
+                        documents=[c.text for c in part],
+                        metadatas=[c.metadata() for c in part],
+                    ),
                 )
+            except (KnowledgeBaseNotFound, VectorIndexError):
+                raise
             except Exception as exc:
                 raise VectorIndexError(f"writing to knowledge base {kb!r} failed on {self.describe()}: {exc}") from exc
 
     def delete(self, kb: str, *, chunk_ids: Sequence[str] | None = None, where: MetadataFilter | None = None) -> int:
-        collection = self._collection(kb)
         chroma_filter = chroma_where(where)
         if chunk_ids is None and chroma_filter is None:
             raise ValueError("delete needs chunk_ids or a non-empty filter")
         if chunk_ids is not None and not chunk_ids:
+            self._collection(kb)  # KnowledgeBaseNotFound all the same
             return 0  # Chroma rejects an empty id list
-        try:
-            ids_arg = list(dict.fromkeys(chunk_ids)) if chunk_ids is not None else None
-            found = collection.get(ids=ids_arg, where=chroma_filter, include=[])
-            ids = list(found["ids"])
+        ids_arg = list(dict.fromkeys(chunk_ids)) if chunk_ids is not None else None
+
+        def remove(collection: Any) -> list[str]:
+            ids = list(collection.get(ids=ids_arg, where=chroma_filter, include=[])["ids"])
             if ids:
                 collection.delete(ids=ids)
+            return ids
+
+        try:
+            ids = self._on_collection(kb, remove)
+        except (KnowledgeBaseNotFound, VectorIndexError):
+            raise
         except Exception as exc:
             raise VectorIndexError(f"deleting from knowledge base {kb!r} failed on {self.describe()}: {exc}") from exc
         return len(ids)
@@ -250,17 +292,22 @@ class ChromaStore:
         where: MetadataFilter | None = None,
         ef_search: int | None = None,
     ) -> list[Hit]:
-        collection = self._collection(kb)
         if ef_search is not None and ef_search != self._hnsw.ef_search and kb not in self._ef_warned:
             self._ef_warned.add(kb)
             log.warning("chroma cannot change ef_search per query; knowledge base %r keeps its own", kb)
+        query = [list(map(float, vector))]
         try:
-            result = collection.query(
-                query_embeddings=[list(map(float, vector))],
-                n_results=top_k,
-                where=chroma_where(where),
-                include=["documents", "metadatas", "distances"],
+            result = self._on_collection(
+                kb,
+                lambda collection: collection.query(
+                    query_embeddings=query,
+                    n_results=top_k,
+                    where=chroma_where(where),
+                    include=["documents", "metadatas", "distances"],
+                ),
             )
+        except (KnowledgeBaseNotFound, VectorIndexError):
+            raise
         except Exception as exc:
             raise VectorIndexError(f"searching knowledge base {kb!r} failed on {self.describe()}: {exc}") from exc
         hits = []
@@ -271,27 +318,30 @@ class ChromaStore:
         return hits
 
     def count(self, kb: str) -> int:
-        collection = self._collection(kb)
         with self._translated(f"counting knowledge base {kb!r}"):
-            return int(collection.count())
+            return self._on_collection(kb, lambda collection: int(collection.count()))
 
     def get(self, kb: str, chunk_ids: Sequence[str]) -> list[Hit]:
         if not chunk_ids:
             return []
-        collection = self._collection(kb)
+        ids = list(chunk_ids)
         with self._translated(f"reading from knowledge base {kb!r}"):
-            result = collection.get(ids=list(chunk_ids), include=["documents", "metadatas"])
+            result = self._on_collection(kb, lambda c: c.get(ids=ids, include=["documents", "metadatas"]))
         return [
             Hit(chunk_id=i, text=t or "", score=1.0, metadata=dict(m or {}))
             for i, t, m in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
         ]
 
     def export(self, kb: str, batch_size: int = 512) -> Iterator[tuple[Hit, list[float]]]:
-        collection = self._collection(kb)
         offset = 0
         while True:
             with self._translated(f"exporting knowledge base {kb!r}"):
-                page = collection.get(include=["documents", "metadatas", "embeddings"], limit=batch_size, offset=offset)
+                page = self._on_collection(
+                    kb,
+                    lambda c, at=offset: c.get(  # type: ignore[misc]
+                        include=["documents", "metadatas", "embeddings"], limit=batch_size, offset=at
+                    ),
+                )
             if not page["ids"]:
                 return
             for i, t, m, e in zip(page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True):

@@ -305,3 +305,38 @@ def test_replace_kb_swaps_in_staging_and_is_idempotent(store: VectorStore, new_k
     assert store.count(fresh) == 1
     with pytest.raises(KnowledgeBaseNotFound):
         store.replace_kb(new_kb(store), new_kb(store))  # neither exists
+
+
+def test_a_swap_or_drop_by_another_client_is_seen_at_once(store_pool: StorePool, backend: str, new_kb: NewKb) -> None:
+    """``rag reindex --full`` in one process while ``rag serve`` answers from another: the server,
+    which has already searched the knowledge base (and may keep what it looked up), sees the swap
+    on its next call, and a drop as an unknown knowledge base, never as a store failure."""
+    serving = store_pool.get(backend)
+    indexing = store_pool._build(backend)  # a client of its own, like another process
+    kb, _, vectors = filled(serving, new_kb, n=6)
+    assert serving.search(kb, vectors[0].tolist(), 1)[0].chunk_id == "chunk-00000"
+    assert serving.kb_info(kb).count == 6
+
+    staging = new_kb(indexing)
+    indexing.ensure_kb(staging, "rebuilt-model", 8)
+    rebuilt = [make_chunk(staging, 100 + i, text=f"rebuilt passage {i}") for i in range(3)]
+    rebuilt_vectors = unit_vectors(3, 8, seed=7)
+    indexing.upsert(staging, rebuilt, rebuilt_vectors.tolist())
+    indexing.replace_kb(kb, staging)
+
+    info = serving.kb_info(kb)
+    assert (info.embedding_model, info.dimension, info.count) == ("rebuilt-model", 8, 3)
+    [top] = serving.search(kb, rebuilt_vectors[1].tolist(), 1)
+    assert top.text == "rebuilt passage 1"
+    serving.upsert(kb, [make_chunk(kb, 300)], [unit_vectors(1, 8, seed=3)[0].tolist()])
+    assert indexing.count(kb) == 4
+
+    indexing.drop_kb(kb)
+    for operation in (
+        lambda: serving.kb_info(kb),
+        lambda: serving.search(kb, rebuilt_vectors[0].tolist(), 1),
+        lambda: serving.get(kb, [top.chunk_id]),
+        lambda: serving.count(kb),
+    ):
+        with pytest.raises(KnowledgeBaseNotFound):
+            operation()
