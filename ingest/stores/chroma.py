@@ -11,7 +11,12 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ingest.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound, VectorIndexError
+from ingest.errors import (
+    EmbeddingModelMismatch,
+    InvalidKnowledgeBaseName,
+    KnowledgeBaseNotFound,
+    VectorIndexError,
+)
 from ingest.stores.base import HnswParams, MetadataFilter
 from ingest.stores.naming import collection_name, is_working_copy, validate_store_name
 from ingest.types import Chunk, Hit, KnowledgeBaseInfo
@@ -181,7 +186,7 @@ class ChromaStore:
         """Vendor errors (a server that died mid-call, a timeout) as ``VectorIndexError``, naming the store."""
         try:
             yield
-        except (VectorIndexError, KnowledgeBaseNotFound, EmbeddingModelMismatch):
+        except (VectorIndexError, KnowledgeBaseNotFound, EmbeddingModelMismatch, InvalidKnowledgeBaseName):
             raise
         except Exception as exc:
             raise VectorIndexError(f"{what} failed on {self.describe()}: {exc}") from exc
