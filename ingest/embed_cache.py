@@ -85,6 +85,9 @@ class CachedEmbedder:
     def embed_query(self, text: str) -> list[float]:
         return self.inner.embed_query(text)
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        return self.inner.embed_queries(texts)
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         keys = [text_key(t) for t in texts]
         cached = self.cache.get_many(self.model_id, list(dict.fromkeys(keys)))

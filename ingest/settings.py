@@ -51,6 +51,13 @@ class EmbeddingSettings(BaseModel):
     api_key: SecretStr | None = None
     dimension: int | None = Field(None, ge=1)
     max_input_tokens: int = Field(512, ge=16)
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="intra-op threads of a local model on a CPU; unset: 1 in `rag serve` (concurrent "
+        "questions are batched, and parallel passes on shared cores oversubscribe them), the library's "
+        "default for ingest",
+    )
 
 
 class HnswSettings(BaseModel):

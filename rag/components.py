@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from ingest.embedders.cpu_threads import set_torch_threads
 from ingest.embedders.factory import EmbedderChoice, load_embedder
 from ingest.kb_jobs import JobRules, KbJobs
 from ingest.lexical import LexicalIndex, Tokenizer, TokenizerConfig
@@ -116,6 +117,8 @@ class Indexing:
 
 def build_indexing(settings: RagSettings, *, embedder_choice: EmbedderChoice | None = None) -> Indexing:
     """Load the embedder (with its fallback); open the store and the lexical index lazily."""
+    if settings.embedding.threads:
+        set_torch_threads(settings.embedding.threads)
     choice = embedder_choice or load_embedder(settings.embedding)
     store = make_store(settings)
     lexical = make_lexical(settings, store)

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
+from functools import cached_property
 from typing import Any, Protocol
 
 import anyio
@@ -20,6 +21,7 @@ from rag.llm.events import AnswerDelta, ChatMessage, ReasoningDelta, StreamStart
 from rag.llm.reasoning import strip_reasoning
 from rag.prompting import Language, PromptSource, detect_language, pack_sources, render_prompt
 from rag.retrieval.base import Retrieved, Retriever
+from rag.retrieval.query_batcher import QueryBatcher
 from rag.settings import RagSettings
 from rag.sources import kb_prompt_source, kb_source, web_prompt_source, web_source
 from rag.types import AskRequest, AskResponse, HistoryTurn, Source, Timings, UsageInfo
@@ -57,6 +59,16 @@ class Orchestrator:
         self.retriever = retriever
         self.chat = chat
         self.web = web
+
+    @cached_property
+    def questions(self) -> QueryBatcher:
+        """Questions asked at the same moment are embedded in one forward pass (built on first use)."""
+        retrieval = self.settings.retrieval
+        return QueryBatcher(
+            self.retriever.embedder.embed_queries,
+            window_s=retrieval.query_batch_window_ms / 1000,
+            max_batch=retrieval.query_batch_max,
+        )
 
     # -- validation -------------------------------------------------------------------------
     def validate(self, request: AskRequest) -> int:
@@ -150,7 +162,14 @@ class Orchestrator:
         async def retrieve() -> Retrieved:
             began = time.perf_counter()
             try:
-                return await anyio.to_thread.run_sync(self.retriever.retrieve, question, request.kb, top_k)
+                vector = None
+                if self.retriever.embeds_questions:
+                    # An unknown or unreadable knowledge base fails here, before it costs an embedding.
+                    await anyio.to_thread.run_sync(self.retriever.check_kb, request.kb)
+                    vector = await self.questions.embed(question)
+                return await anyio.to_thread.run_sync(
+                    lambda: self.retriever.retrieve(question, request.kb, top_k, vector=vector)
+                )
             finally:
                 timings.retrieval_ms = _ms_since(began)
                 metrics.observe_stage("retrieval", timings.retrieval_ms / 1000)

@@ -32,6 +32,10 @@ class RetrievalSettings(BaseModel):
         0.85, ge=0.0, le=1.0, description="shingle Jaccard above which a passage is dropped"
     )
     ef_search: int | None = Field(None, ge=1)
+    query_batch_window_ms: float = Field(
+        2.0, ge=0.0, le=100.0, description="how long a question waits for others to be embedded with it (0: no wait)"
+    )
+    query_batch_max: int = Field(32, ge=1, le=512, description="most questions embedded in one forward pass")
     mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
     fusion: Literal["rrf", "weighted"] = "rrf"
     rrf_k: int = Field(60, ge=0, le=1000, description="RRF damping constant: score = sum w / (k + rank)")
@@ -74,6 +78,12 @@ class ApiSettings(BaseModel):
     max_history_chars: int = Field(20000, ge=0)
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="largest document upload (whole request)")
+    warm_up_s: float = Field(
+        30.0,
+        ge=0,
+        description="at start, before the server reports ready, the seconds spent asking each knowledge base "
+        "one question (loads the model's first pass, jieba, each BM25 matrix and vector index); 0: none",
+    )
 
 
 class WebSettings(BaseModel):

@@ -37,6 +37,11 @@ class Embedder(Protocol):
 
     def embed_query(self, text: str) -> list[float]: ...
 
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """``embed_query`` of each text, in one pass where the model allows (a server's
+        questions are batched: ``rag.retrieval.query_batcher``)."""
+        ...
+
     def count_tokens(self, text: str) -> int:
         """Length of ``text`` in the model's own tokens, used to size chunks."""
         ...

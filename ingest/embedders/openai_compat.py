@@ -130,3 +130,9 @@ class OpenAIEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self._request([self._query_prefix + text])[0]
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        out: list[list[float]] = []
+        for start in range(0, len(texts), self._batch_size):
+            out.extend(self._request([self._query_prefix + t for t in texts[start : start + self._batch_size]]))
+        return out

@@ -79,6 +79,13 @@ def _jieba_tokenizer() -> Any:
         return _jieba
 
 
+def load_dictionaries() -> None:
+    """Load jieba's dictionary and the stemmer now, so the first question does not pay for them."""
+    _jieba_tokenizer()
+    _snowball()
+    english_stopwords()
+
+
 def drop_chinese_stopwords(text: str) -> str:
     """``text`` with the Chinese stop words (question words included) cut out as whole words.
 

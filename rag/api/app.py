@@ -26,6 +26,7 @@ from rag.api.routes import admin, ask, documents, kbs, openai_compat, workspace
 from rag.components import Components, build_components
 from rag.metrics import ObservabilityMiddleware, RagMetrics
 from rag.settings import RagSettings, get_settings
+from rag.warmup import warm_up
 from servicekit.request_ids import REQUEST_ID_HEADER, install_record_factory
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,9 @@ def _lifespan(settings: RagSettings, given: Components | None) -> Any:
             )
         if built.chat is None:
             log.warning("no language model configured (RAG_LLM__PROFILES): /ask answers in retrieval-only mode")
+        if settings.api.warm_up_s > 0:
+            kbs = await anyio.to_thread.run_sync(_kb_names, built)
+            await anyio.to_thread.run_sync(warm_up, built.retriever, kbs, settings.api.warm_up_s)
         app.state.components = built
         metrics: RagMetrics = app.state.metrics
         breakers = getattr(built.chat, "breakers", None)
@@ -93,6 +97,14 @@ def _lifespan(settings: RagSettings, given: Components | None) -> Any:
                 await close()
 
     return lifespan
+
+
+def _kb_names(components: Components) -> list[str]:
+    try:
+        return [info.name for info in components.store.list_kbs()]
+    except Exception as exc:  # the store is down: /readyz says so; warm the rest
+        log.warning("warm-up cannot list the knowledge bases: %s", exc)
+        return []
 
 
 def _add_middleware(app: FastAPI, settings: RagSettings) -> None:

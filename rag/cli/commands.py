@@ -253,11 +253,13 @@ def serve(
     """Start the REST API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from ingest.embedders.cpu_threads import set_torch_threads
     from rag.api.app import create_app
     from rag.logging_setup import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log.level, json_lines=settings.log.json_lines)
+    set_torch_threads(settings.embedding.threads or 1)
     bind, at = host or settings.api.host, port or settings.api.port
     shown = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
     shown = f"[{shown}]" if ":" in shown else shown

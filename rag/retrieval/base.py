@@ -80,10 +80,17 @@ class Retriever:
         if info.embedding_model != self.embedder.model_id or info.dimension != dimension:
             raise EmbeddingModelMismatch(kb, info.embedding_model, info.dimension, self.embedder.model_id, dimension)
 
-    def dense_hits(self, question: str, kb: str, depth: int) -> list[Hit]:
-        """The ``depth`` nearest chunks to the embedded question, best first (cosine scores)."""
-        with stage("embed_query"):
-            vector = self.embedder.embed_query(question)
+    @property
+    def embeds_questions(self) -> bool:
+        """Whether ``retrieve`` needs the question's vector (a server embeds it beforehand, batched)."""
+        return True
+
+    def dense_hits(self, question: str, kb: str, depth: int, vector: list[float] | None = None) -> list[Hit]:
+        """The ``depth`` nearest chunks to the question's vector (embedded here unless given), best
+        first (cosine scores)."""
+        if vector is None:
+            with stage("embed_query"):
+                vector = self.embedder.embed_query(question)
         try:
             with stage("vector_search"):
                 return self.store.search(kb, vector, depth, ef_search=self.ef_search)
@@ -92,7 +99,10 @@ class Retriever:
         except VectorIndexError as exc:
             raise RetrievalError(str(exc)) from exc
 
-    def retrieve(self, question: str, kb: str, top_k: int) -> Retrieved:
-        self.check_kb(kb)
-        candidates = self.dense_hits(question, kb, top_k * self.candidate_factor)
+    def retrieve(self, question: str, kb: str, top_k: int, *, vector: list[float] | None = None) -> Retrieved:
+        """The ``top_k`` best chunks. A caller that passes the question's ``vector`` (embedded in
+        a batch with others) has already called ``check_kb``; without one it is checked here."""
+        if vector is None:
+            self.check_kb(kb)
+        candidates = self.dense_hits(question, kb, top_k * self.candidate_factor, vector)
         return Retrieved(hits=drop_near_duplicates(candidates, self.near_duplicate_threshold)[:top_k])

@@ -117,7 +117,13 @@ class HybridRetriever(Retriever):
             raise RetrievalError(f"lexical search of {kb!r} failed: {exc}") from exc
 
     # -- the pipeline ----------------------------------------------------------------------
-    def candidates(self, question: str, kb: str, depth: int | None = None) -> tuple[list[Hit], float | None]:
+    @property
+    def embeds_questions(self) -> bool:
+        return self.mode != "lexical"
+
+    def candidates(
+        self, question: str, kb: str, depth: int | None = None, *, vector: list[float] | None = None
+    ) -> tuple[list[Hit], float | None]:
         """Fused (and reranked) candidates, best first, before de-duplication; and the best
         dense cosine. ``depth`` overrides both sides' candidate counts (evaluation asks for more)."""
         dense_depth = depth or self.dense_candidates
@@ -125,7 +131,7 @@ class HybridRetriever(Retriever):
         dense: list[Hit] = []
         lexical: list[Hit] = []
         if self.mode in ("dense", "hybrid"):
-            dense = self.dense_hits(question, kb, dense_depth)
+            dense = self.dense_hits(question, kb, dense_depth, vector)
         if self.mode in ("lexical", "hybrid"):
             lexical = self.lexical_hits(question, kb, lexical_depth)
         dense_best = max((h.score for h in dense), default=None)
@@ -160,9 +166,11 @@ class HybridRetriever(Retriever):
             log.warning("reranking skipped: %s", exc)
             return hits
 
-    def retrieve(self, question: str, kb: str, top_k: int) -> HybridRetrieved:
-        self.check_kb(kb)
-        hits, dense_best = self.candidates(question, kb)
+    def retrieve(self, question: str, kb: str, top_k: int, *, vector: list[float] | None = None) -> HybridRetrieved:
+        """As ``Retriever.retrieve``: a caller that passes ``vector`` has already called ``check_kb``."""
+        if vector is None:
+            self.check_kb(kb)
+        hits, dense_best = self.candidates(question, kb, vector=vector)
         window = hits[: max(top_k * self.candidate_factor, top_k)]
         kept = drop_near_duplicates(window, self.near_duplicate_threshold)[:top_k]
         return HybridRetrieved(hits=kept, dense_best=dense_best)

@@ -34,3 +34,6 @@ class HashEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        return [self._vector(t) for t in texts]
