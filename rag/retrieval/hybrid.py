@@ -172,5 +172,5 @@ class HybridRetriever(Retriever):
             self.check_kb(kb)
         hits, dense_best = self.candidates(question, kb, vector=vector)
         window = hits[: max(top_k * self.candidate_factor, top_k)]
-        kept = drop_near_duplicates(window, self.near_duplicate_threshold)[:top_k]
+        kept = drop_near_duplicates(window, self.near_duplicate_threshold, top_k)
         return HybridRetrieved(hits=kept, dense_best=dense_best)

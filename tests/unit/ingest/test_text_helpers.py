@@ -51,3 +51,28 @@ def test_near_duplicates_keep_the_best_ranked_copy() -> None:
     ]
     kept = drop_near_duplicates(hits, 0.85)
     assert [h.chunk_id for h in kept] == ["c1", "c3", "c4"]
+
+
+def test_near_duplicates_stop_at_the_limit_and_match_the_exhaustive_result() -> None:
+    import random
+
+    rng = random.Random(7)
+    words = "warranty period months delivery customer site battery support hotline 保修 期限 月".split()
+    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 30))) for _ in range(40)]
+    texts += [t + " site" for t in texts[:10]]  # near copies of different lengths
+    hits = [hit(i, t, 1.0 - i / 100) for i, t in enumerate(texts)]
+    exhaustive = drop_near_duplicates(hits, 0.6)
+    for limit in (1, 3, 8, 100):
+        assert drop_near_duplicates(hits, 0.6, limit) == exhaustive[:limit]
+    # the exhaustive Jaccard, pair by pair: the size bound skips no pair it should compare
+    by_hand: list[Hit] = []
+    for h in hits:
+        a = _shingles_of(h.text)
+        if all(len(a & _shingles_of(k.text)) / len(a | _shingles_of(k.text)) < 0.6 for k in by_hand):
+            by_hand.append(h)
+    assert exhaustive == by_hand
+
+
+def _shingles_of(text: str) -> set[str]:
+    flat = " ".join(text.lower().split())
+    return {flat[i : i + 4] for i in range(max(len(flat) - 3, 1))}
