@@ -69,6 +69,11 @@ class CachedEmbedder:
         return self.inner.model_id
 
     @property
+    def encoder_id(self) -> str:
+        """What the cache keys vectors by: the model, and the backend when it is not torch."""
+        return str(getattr(self.inner, "encoder_id", self.inner.model_id))
+
+    @property
     def dimension(self) -> int:
         return self.inner.dimension
 
@@ -90,7 +95,7 @@ class CachedEmbedder:
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         keys = [text_key(t) for t in texts]
-        cached = self.cache.get_many(self.model_id, list(dict.fromkeys(keys)))
+        cached = self.cache.get_many(self.encoder_id, list(dict.fromkeys(keys)))
         missing: dict[str, str] = {}
         for key, text in zip(keys, texts, strict=True):
             if key not in cached:
@@ -98,7 +103,7 @@ class CachedEmbedder:
         if missing:
             vectors = self.inner.embed_documents(list(missing.values()))
             fresh = dict(zip(missing, vectors, strict=True))
-            self.cache.put_many(self.model_id, fresh)
+            self.cache.put_many(self.encoder_id, fresh)
             cached.update(fresh)
         self.misses += len(missing)
         self.hits += len(texts) - len(missing)

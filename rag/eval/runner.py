@@ -123,6 +123,11 @@ class BuiltIndex:
     lexical_commit_seconds: float = 0.0
 
 
+def encoder_id(embedder: Embedder) -> str:
+    """The model and, when it is not torch, the backend that encodes with it (``#onnx-int8``)."""
+    return str(getattr(embedder, "encoder_id", embedder.model_id))
+
+
 @contextmanager
 def work_directory(path: Path | None) -> Iterator[Path]:
     """``path`` itself (kept, for reuse between runs) or a fresh temporary folder (removed)."""
@@ -149,7 +154,7 @@ def build_index(
     manifest_path = work_dir / "manifest.json"
     manifest = {
         "corpus": dataset.fingerprint(),
-        "embedding_model": embedder.model_id,
+        "embedding_model": encoder_id(embedder),
         "chunk_tokens": config.chunk_tokens,
         "overlap_tokens": config.overlap_tokens,
         "hnsw": [config.hnsw.m, config.hnsw.ef_construction],

@@ -29,6 +29,7 @@ from rag.api.app import create_app
 from rag.components import build_components
 from rag.llm.settings import LLMSettings
 from rag.settings import RagSettings
+from tests.environment import ONNX_CACHE_ENV
 from tests.fakes.llm_server import FakeLLMServer, Script
 from tests.fakes.servers import ServerThread
 
@@ -44,7 +45,7 @@ RAG = [sys.executable, "-m", "rag.cli"]
 def _rag(
     data_dir: Path, *args: str, backend: str = "chroma", lexical: str = "bm25"
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == ONNX_CACHE_ENV}
     env.update(
         RAG_RETRIEVAL__LEXICAL_BACKEND=lexical,
         RAG_DATA_DIR=str(data_dir),

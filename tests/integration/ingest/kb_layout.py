@@ -13,6 +13,7 @@ from ingest.embed_cache import CachedEmbedder, EmbeddingCache
 from ingest.manifest import Manifest
 from ingest.reindex import ReindexJob
 from ingest.stores.chroma import ChromaStore
+from tests.environment import ONNX_CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -43,7 +44,7 @@ class KbLayout:
 
 def rag_cli(data_dir: Path, *args: str, timeout: float = 300, **env: str) -> subprocess.CompletedProcess[str]:
     """``python -m rag.cli ARGS`` over ``data_dir`` with the bundled model, offline; ``env`` adds settings."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == ONNX_CACHE_ENV}
     environ.update(
         {"RAG_DATA_DIR": str(data_dir), "RAG_EMBEDDING__MODEL": "bundled:all-minilm-l6-v2", "HF_HUB_OFFLINE": "1"}
     )

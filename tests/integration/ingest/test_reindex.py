@@ -22,6 +22,7 @@ from ingest.chunking import ChunkingConfig
 from ingest.errors import JobLocked
 from ingest.loaders import parser_version
 from ingest.locking import KbLock
+from tests.environment import ONNX_CACHE_ENV
 from tests.integration.ingest.kb_layout import KbLayout, rag_cli
 
 pytestmark = pytest.mark.integration
@@ -258,7 +259,7 @@ def test_a_crash_during_the_swap_is_finished_by_the_next_job(
     killed = subprocess.run(
         [sys.executable, "-m", "rag.cli", "reindex", str(folder), "--kb", "kb", "--workers", "0", "--full"],
         env={
-            **{k: v for k, v in os.environ.items() if not k.startswith("RAG_")},
+            **{k: v for k, v in os.environ.items() if not k.startswith("RAG_") or k == ONNX_CACHE_ENV},
             "RAG_DATA_DIR": str(data_dir),
             "RAG_EMBEDDING__MODEL": "bundled:all-minilm-l6-v2",
             "RAG_CHUNKING__CHUNK_TOKENS": "120",
