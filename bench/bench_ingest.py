@@ -11,6 +11,10 @@ manifest); (c) LangChain's pipeline (RecursiveCharacterTextSplitter + HuggingFac
 langchain-chroma) over the same files; (d) our re-index of the unchanged corpus. Peak RSS of each
 stage is measured in its own child process.
 
+``--backends torch,onnx`` (the default) runs (a3) and (b) once per encoder backend
+(``embedding.backend``): torch, and the ONNX int8 copy, exported before the clock starts (the
+export's own time is reported beside it); (a), (a2), (c) and (d) run on the first one.
+
     .venv/bin/python bench/bench_ingest.py --limit 1000 --json bench/results/ingest.json
 
 Needs the ``bench`` extra (``pip install -e .[bench]``) for (c).
@@ -53,9 +57,10 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def stage_ours(folder: str, data_dir: str, workers: int | None) -> dict[str, Any]:
+def stage_ours(folder: str, data_dir: str, workers: int | None, backend: str = "torch") -> dict[str, Any]:
     os.environ["RAG_DATA_DIR"] = data_dir
     os.environ["RAG_EMBEDDING__MODEL"] = "bundled:all-minilm-l6-v2"
+    os.environ["RAG_EMBEDDING__BACKEND"] = backend
     from rag.components import build_indexing
     from rag.settings import RagSettings
 
@@ -74,7 +79,16 @@ def stage_ours(folder: str, data_dir: str, workers: int | None) -> dict[str, Any
     }
 
 
-def stage_raw(data_dir: str, batching: str = "encode") -> dict[str, Any]:
+def stage_export(cache: str) -> dict[str, Any]:
+    """Export the bundled model to ONNX int8 into ``cache`` (what a first start pays, once)."""
+    from ingest.embedders.factory import bundled_embedder
+
+    started = time.perf_counter()
+    bundled_embedder(backend="onnx", onnx_cache=Path(cache)).load()
+    return {"seconds": time.perf_counter() - started, "chunks": 0, "peak_mb": _peak_mb()}
+
+
+def stage_raw(data_dir: str, batching: str = "encode", backend: str = "torch", cache: str = "") -> dict[str, Any]:
     """Encode the chunk texts our pipeline stored (read back from the store), nothing else.
 
     ``batching``: "encode" (sentence-transformers' own, batches of 32 sorted by characters),
@@ -87,7 +101,7 @@ def stage_raw(data_dir: str, batching: str = "encode") -> dict[str, Any]:
     from ingest.stores.chroma import ChromaStore
 
     texts = [hit.text for hit, _ in ChromaStore(Path(data_dir) / "chroma").export("bench")]
-    embedder = bundled_embedder()
+    embedder = bundled_embedder(backend=backend, onnx_cache=Path(cache) if cache else None)  # type: ignore[arg-type]
     embedder.load()
     model = embedder._loaded()  # noqa: SLF001 - the raw model is the point of this stage
     started = time.perf_counter()
@@ -136,41 +150,59 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N documents only")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--skip-langchain", action="store_true")
+    parser.add_argument(
+        "--backends", default="torch,onnx", help="encoder backends for (a3) and (b), the first also for the rest"
+    )
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    first = backends[0]
     with tempfile.TemporaryDirectory() as tmp:
-        folder, data_dir = Path(tmp) / "corpus", Path(tmp) / "data"
+        folder, cache = Path(tmp) / "corpus", str(Path(tmp) / "onnx")
+        os.environ["RAG_EMBEDDING__ONNX_CACHE"] = cache
         docs = write_corpus(args.dataset, folder, args.limit)
-        ours = _run(stage_ours, str(folder), str(data_dir), args.workers)
-        raw = _run(stage_raw, str(data_dir))
-        raw_by_tokens = _run(stage_raw, str(data_dir), "tokens")
-        raw_by_budget = _run(stage_raw, str(data_dir), "budget")
-        unchanged = _run(stage_ours, str(folder), str(data_dir), args.workers)
-        lc = None if args.skip_langchain else _run(stage_langchain, str(folder), str(data_dir))
+        export = _run(stage_export, cache) if "onnx" in backends else None
+        full: dict[str, dict[str, Any]] = {}
+        budget: dict[str, dict[str, Any]] = {}
+        for backend in backends:
+            data_dir = str(Path(tmp) / f"data-{backend}")
+            full[backend] = _run(stage_ours, str(folder), data_dir, args.workers, backend)
+            budget[backend] = _run(stage_raw, data_dir, "budget", backend, cache)
+        data_dir = str(Path(tmp) / f"data-{first}")
+        raw = _run(stage_raw, data_dir, "encode", first, cache)
+        raw_by_tokens = _run(stage_raw, data_dir, "tokens", first, cache)
+        unchanged = _run(stage_ours, str(folder), data_dir, args.workers, first)
+        lc = None if args.skip_langchain else _run(stage_langchain, str(folder), data_dir)
+    ours, raw_by_budget = full[first], budget[first]
     rows = {
         "a_raw_encoder": raw,
         "a2_raw_encoder_token_sorted": raw_by_tokens,
-        "a3_raw_encoder_token_budget": raw_by_budget,
-        "b_ours_full": ours,
+        **{f"a3_raw_encoder_token_budget[{b}]": budget[b] for b in backends},
+        **{f"b_ours_full[{b}]": full[b] for b in backends},
         "c_langchain": lc,
         "d_ours_unchanged": unchanged,
+        "onnx_export_once": export,
     }
+
+    def rate(row: dict[str, Any]) -> float:
+        return float(row["chunks"] / row["seconds"])
+
     ratios = {
-        "b_vs_a_chunks_per_s": (ours["chunks"] / ours["seconds"]) / (raw["chunks"] / raw["seconds"]),
-        "b_vs_a2_chunks_per_s": (ours["chunks"] / ours["seconds"])
-        / (raw_by_tokens["chunks"] / raw_by_tokens["seconds"]),
-        "b_vs_a3_chunks_per_s": (ours["chunks"] / ours["seconds"])
-        / (raw_by_budget["chunks"] / raw_by_budget["seconds"]),
+        "b_vs_a_chunks_per_s": rate(ours) / rate(raw),
+        "b_vs_a2_chunks_per_s": rate(ours) / rate(raw_by_tokens),
+        **{f"b_vs_a3_chunks_per_s[{b}]": rate(full[b]) / rate(budget[b]) for b in backends},
+        **{f"b[{b}]_over_b[{first}]_chunks_per_s": rate(full[b]) / rate(ours) for b in backends[1:]},
+        **{f"a3[{b}]_over_a3[{first}]_chunks_per_s": rate(budget[b]) / rate(raw_by_budget) for b in backends[1:]},
         "b_vs_c_docs_per_s": (lc["seconds"] / ours["seconds"]) if lc else None,
         "d_over_b_time": unchanged["seconds"] / ours["seconds"],
     }
     print(f"documents: {docs}")
-    print(f"{'stage':<30}{'seconds':>10}{'chunks':>10}{'chunks/s':>10}{'peak MB':>10}")
+    print(f"{'stage':<36}{'seconds':>10}{'chunks':>10}{'chunks/s':>10}{'peak MB':>10}")
     for name, row in rows.items():
         if row:
-            rate = row["chunks"] / row["seconds"] if row["seconds"] else 0.0
-            print(f"{name:<30}{row['seconds']:>10.1f}{row['chunks']:>10}{rate:>10.1f}{row['peak_mb']:>10.0f}")
+            per_s = row["chunks"] / row["seconds"] if row["seconds"] else 0.0
+            print(f"{name:<36}{row['seconds']:>10.1f}{row['chunks']:>10}{per_s:>10.1f}{row['peak_mb']:>10.0f}")
     for name, value in ratios.items():
         print(f"{name}: {value:.3f}" if value is not None else f"{name}: n/a")
     if args.json:
