@@ -44,6 +44,9 @@ def _environment(prompts_dir: str) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False,
         trim_blocks=False,
+        # Templates are read once per process: checking each file's mtime on every answer cost 3 %
+        # of a request's CPU under load. Edit a prompt, then restart the server.
+        auto_reload=False,
     )
 
 

@@ -197,7 +197,7 @@ def retrieval(
         documents=len(data.corpus),
         chunks=built.chunks,
         queries=len(data.queries),
-        embedding_model=encoder_id(doc_embedder),
+        embedding_model=doc_embedder.model_id,
         index_reused=built.reused,
         ingest_seconds=round(built.ingest_seconds, 1),
         lexical_commit_seconds=round(built.lexical_commit_seconds, 2),
@@ -205,6 +205,7 @@ def retrieval(
             "chunk_tokens": index_config.chunk_tokens,
             "overlap_tokens": index_config.overlap_tokens,
             "chinese": index_config.chinese,
+            "encoder": encoder_id(doc_embedder),
             "corpus_sample": corpus_sample,
             "corpus_limit": corpus_limit,
             "seed": seed if corpus_sample is not None else None,
@@ -218,7 +219,7 @@ def retrieval(
     )
     Console().print(results_table(report))
     reuse = "reused" if built.reused else f"built in {built.ingest_seconds:.0f} s"
-    console.print(f"index {reuse}; lexical commit {built.lexical_commit_seconds:.2f} s; model {report.embedding_model}")
+    console.print(f"index {reuse}; lexical commit {built.lexical_commit_seconds:.2f} s; encoder {encoder_id(doc_embedder)}")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(report.to_json(), encoding="utf-8")

@@ -109,7 +109,10 @@ class OpenAICompatibleChat:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout)
+            # As many idle connections kept as may be open: httpx keeps 20 by default, so past 20
+            # answers at once every stream to the model opened (and closed) a connection of its own.
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+            self._client = httpx.AsyncClient(timeout=self._timeout, limits=limits)
         return self._client
 
     async def stream(

@@ -102,17 +102,18 @@ class HybridRetriever(Retriever):
     def lexical_hits(self, question: str, kb: str, depth: int) -> list[Hit]:
         assert self.lexical is not None
         try:
-            if not self.lexical.has_kb(kb):
-                if kb not in self._warned_missing:
-                    self._warned_missing.add(kb)
-                    log.warning(
-                        "knowledge base %r has no lexical index (built before it existed?): "
-                        "searching it densely only; re-ingest or backfill it",
-                        kb,
-                    )
-                return []
+            # A knowledge base without a lexical index finds nothing, so whether it has one is
+            # asked only then: one index look-up fewer on every question that finds something.
             with stage("lexical_search"):
-                return self.lexical.search(kb, question, depth)
+                hits = self.lexical.search(kb, question, depth)
+            if not hits and kb not in self._warned_missing and not self.lexical.has_kb(kb):
+                self._warned_missing.add(kb)
+                log.warning(
+                    "knowledge base %r has no lexical index (built before it existed?): "
+                    "searching it densely only; re-ingest or backfill it",
+                    kb,
+                )
+            return hits
         except Exception as exc:  # sqlite3 / bm25s errors: the index is unusable, say so
             raise RetrievalError(f"lexical search of {kb!r} failed: {exc}") from exc
 
