@@ -219,7 +219,8 @@ def retrieval(
     )
     Console().print(results_table(report))
     reuse = "reused" if built.reused else f"built in {built.ingest_seconds:.0f} s"
-    console.print(f"index {reuse}; lexical commit {built.lexical_commit_seconds:.2f} s; encoder {encoder_id(doc_embedder)}")
+    commit_s = built.lexical_commit_seconds
+    console.print(f"index {reuse}; lexical commit {commit_s:.2f} s; encoder {encoder_id(doc_embedder)}")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(report.to_json(), encoding="utf-8")
