@@ -170,12 +170,14 @@ def retrieval(
     backend = embedding_backend or settings.embedding.backend
     if backend not in ("torch", "onnx", "auto"):
         raise typer.BadParameter(f"--embedding-backend takes torch, onnx or auto; got {backend!r}")
-    local: dict[str, Any] = {"backend": backend, "onnx_cache": settings.resolved_embedding().onnx_cache}
-    sizes = {"batch_size": embedding_batch, "max_tokens": embedding_max_tokens}
-    doc_embedder = make_embedder(embedding, embedding_model, **sizes, **local)
-    query_embedder = (
-        make_embedder(query_embedding, embedding_model, **sizes, **local) if query_embedding else doc_embedder
-    )
+    options: dict[str, Any] = {
+        "batch_size": embedding_batch,
+        "max_tokens": embedding_max_tokens,
+        "backend": backend,
+        "onnx_cache": settings.resolved_embedding().onnx_cache,
+    }
+    doc_embedder = make_embedder(embedding, embedding_model, **options)
+    query_embedder = make_embedder(query_embedding, embedding_model, **options) if query_embedding else doc_embedder
     hnsw = settings.store.hnsw
     index_config = IndexConfig(
         chunk_tokens=settings.chunking.chunk_tokens,
