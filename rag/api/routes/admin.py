@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from rag.api.auth import Principal
-from rag.api.deps import AuthenticatorDep, ComponentsDep, PrincipalDep, get_authenticator
+from rag.api.deps import AuthenticatorDep, ComponentsDep, PrincipalDep, authenticator_of
 from rag.errors import Unauthorized
 from rag.metrics import RagMetrics, exposition_headers
 
@@ -71,6 +71,6 @@ async def prometheus(request: Request) -> Response:
 def _optional_principal(request: Request) -> Principal | None:
     """The caller if its key is valid, else ``None``: readiness answers anyone, in less detail."""
     try:
-        return get_authenticator(request).authenticate(request)
+        return authenticator_of(request).authenticate(request)
     except Unauthorized:
         return None
