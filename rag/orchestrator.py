@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from functools import cached_property
@@ -59,6 +61,23 @@ class Orchestrator:
         self.retriever = retriever
         self.chat = chat
         self.web = web
+        self._search_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def search_slots(self) -> anyio.CapacityLimiter:
+        """Threads that may search at once, per event loop.
+
+        A search holds the GIL for most of its few milliseconds; forty of them at once (anyio's
+        default pool) gained no throughput on two cores and starved the event loop of the GIL,
+        so streams and health checks waited behind them. Questions beyond the limit queue.
+        """
+        loop = asyncio.get_running_loop()
+        slots = self._search_slots.get(loop)
+        if slots is None:
+            threads = self.settings.retrieval.threads or 2 * (os.cpu_count() or 1)
+            slots = self._search_slots[loop] = anyio.CapacityLimiter(threads)
+        return slots
 
     @cached_property
     def questions(self) -> QueryBatcher:
@@ -165,10 +184,11 @@ class Orchestrator:
                 vector = None
                 if self.retriever.embeds_questions:
                     # An unknown or unreadable knowledge base fails here, before it costs an embedding.
-                    await anyio.to_thread.run_sync(self.retriever.check_kb, request.kb)
+                    await anyio.to_thread.run_sync(self.retriever.check_kb, request.kb, limiter=self.search_slots())
                     vector = await self.questions.embed(question)
                 return await anyio.to_thread.run_sync(
-                    lambda: self.retriever.retrieve(question, request.kb, top_k, vector=vector)
+                    lambda: self.retriever.retrieve(question, request.kb, top_k, vector=vector),
+                    limiter=self.search_slots(),
                 )
             finally:
                 timings.retrieval_ms = _ms_since(began)

@@ -36,6 +36,13 @@ class RetrievalSettings(BaseModel):
         2.0, ge=0.0, le=100.0, description="how long a question waits for others to be embedded with it (0: no wait)"
     )
     query_batch_max: int = Field(32, ge=1, le=512, description="most questions embedded in one forward pass")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="questions searched at once on the server's thread pool (the rest wait their turn); "
+        "unset: two per core",
+    )
     mode: Literal["dense", "lexical", "hybrid"] = "hybrid"
     fusion: Literal["rrf", "weighted"] = "rrf"
     rrf_k: int = Field(60, ge=0, le=1000, description="RRF damping constant: score = sum w / (k + rank)")
