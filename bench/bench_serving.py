@@ -228,7 +228,8 @@ def build_synthetic_kb(size: int, chunk_chars: int, per_doc: int, seed: int, doc
     from rag.settings import RagSettings
 
     settings = RagSettings()
-    embedder = load_embedder(settings.embedding).embedder
+    # Only the model's name and dimension are needed here (the vectors are random): torch, no export.
+    embedder = load_embedder(settings.embedding.model_copy(update={"backend": "torch"})).embedder
     model_id, dimension = embedder.model_id, embedder.dimension
     store = make_store(settings)
     lexical = make_lexical(settings, store)
