@@ -80,19 +80,10 @@ def bundled_run(backend: str, texts: list[str], cache: str, vectors_out: str) ->
 
 def _bge_m3_shape_model() -> Any:
     import torch
-    from transformers import XLMRobertaConfig, XLMRobertaModel
+    from bench_batch_shapes import bge_m3_shape_model
 
-    torch.manual_seed(0)
-    config = XLMRobertaConfig(  # type: ignore[call-arg]  # attn_implementation goes through **kwargs
-        vocab_size=250_002,
-        hidden_size=1024,
-        num_hidden_layers=24,
-        num_attention_heads=16,
-        intermediate_size=4096,
-        max_position_embeddings=8194,
-        attn_implementation="sdpa",
-    )
-    return XLMRobertaModel(config).eval()  # type: ignore[no-untyped-call]
+    torch.manual_seed(0)  # both backends' runs and the export see the same weights
+    return bge_m3_shape_model()
 
 
 def bge_m3_shape_export(cache: str) -> dict[str, Any]:
