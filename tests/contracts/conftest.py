@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest.errors import KnowledgeBaseNotFound
-from ingest.stores.base import VectorStore
+from ingest.stores.base import HnswParams, VectorStore
 from ingest.stores.factory import build_store
 from tests.fakes.store_servers import ChromaServer, MilvusServer
 
@@ -34,27 +34,28 @@ def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 class StorePool:
-    """One store per backend for the session, servers started only when a backend is used."""
+    """One store per backend (and HNSW setting) for the session, servers started only when a backend is used."""
 
     def __init__(self, request: pytest.FixtureRequest, root: Path) -> None:
         self._request = request
         self._root = root
-        self._stores: dict[str, VectorStore] = {}
+        self._stores: dict[tuple[str, HnswParams], VectorStore] = {}
 
-    def get(self, backend: str) -> VectorStore:
-        if backend not in self._stores:
-            self._stores[backend] = self._build(backend)
-        return self._stores[backend]
+    def get(self, backend: str, hnsw: HnswParams = HNSW) -> VectorStore:
+        if (backend, hnsw) not in self._stores:
+            self._stores[backend, hnsw] = self._build(backend, hnsw)
+        return self._stores[backend, hnsw]
 
-    def _build(self, backend: str) -> VectorStore:
+    def _build(self, backend: str, hnsw: HnswParams = HNSW) -> VectorStore:
+        suffix = "" if hnsw == HNSW else f"-ef{hnsw.ef_search}"
         if backend == "chroma":
-            return build_store("chroma", path_or_uri=self._root / "chroma", hnsw=HNSW)
+            return build_store("chroma", path_or_uri=self._root / f"chroma{suffix}", hnsw=hnsw)
         if backend == "chroma-server":
-            return build_store("chroma", path_or_uri=self._request.getfixturevalue("chroma_server"), hnsw=HNSW)
+            return build_store("chroma", path_or_uri=self._request.getfixturevalue("chroma_server"), hnsw=hnsw)
         if backend == "milvus-lite":
-            return build_store("milvus", path_or_uri=self._root / "milvus-lite.db", hnsw=HNSW)
+            return build_store("milvus", path_or_uri=self._root / f"milvus-lite{suffix}.db", hnsw=hnsw)
         if backend == "milvus-server":
-            return build_store("milvus", path_or_uri=self._request.getfixturevalue("milvus_server"), hnsw=HNSW)
+            return build_store("milvus", path_or_uri=self._request.getfixturevalue("milvus_server"), hnsw=hnsw)
         raise ValueError(backend)
 
 

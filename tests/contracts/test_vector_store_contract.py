@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from ingest.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound
-from ingest.stores.base import MetadataFilter, VectorStore
+from ingest.stores.base import HnswParams, MetadataFilter, VectorStore
 from ingest.types import Chunk
 
-from .helpers import BACKENDS, exact_top_k, index_of, make_chunk, make_chunks, unit_vectors
+from .helpers import BACKENDS, HNSW, exact_top_k, index_of, make_chunk, make_chunks, unit_vectors
 
 if TYPE_CHECKING:
     from .conftest import StorePool
@@ -258,12 +258,19 @@ def test_recall_at_10_against_exact_search(store: VectorStore, new_kb: NewKb) ->
 
 
 def test_top_k_identical_across_backends(store_pool: StorePool, new_kb: NewKb) -> None:
-    """On exact-match queries every backend returns the same ids in the same order as numpy."""
+    """On exact-match queries every backend returns the same ids in the same order as numpy.
+
+    The candidate list (ef) holds the whole corpus, so the graph search is exhaustive and the
+    order is the backend's scoring alone; at the suite's ef of 100, a Chroma server whose graph
+    was built by several threads at once missed a neighbour now and then under a loaded machine.
+    Recall at a realistic ef is ``test_recall_at_10_against_exact_search``'s.
+    """
     corpus = unit_vectors(300, 32, seed=21)
     truth = exact_top_k(corpus, corpus[:15], 5)
+    exhaustive = HnswParams(m=HNSW.m, ef_construction=HNSW.ef_construction, ef_search=len(corpus))
     results: dict[str, list[list[int]]] = {}
     for backend in BACKENDS:
-        store = store_pool.get(backend)
+        store = store_pool.get(backend, exhaustive)
         kb = new_kb(store)
         store.ensure_kb(kb, MODEL, 32)
         store.upsert(kb, make_chunks(kb, 300), corpus.tolist())
