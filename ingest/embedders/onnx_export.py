@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -146,8 +147,15 @@ def cached_int8_model(model_dir: Path, cache_root: Path, auto_model: Any, input_
     cache_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=cache_root))
     try:
-        log.info("exporting %s to ONNX int8 under %s (once per weights)", model_dir, final)
+        log.info(
+            "exporting %s to ONNX int8 under %s: once per weights, a minute or more for a large model "
+            "(RAG_EMBEDDING__BACKEND=torch skips it)",
+            model_dir,
+            final,
+        )
+        began = time.perf_counter()
         _export(auto_model, input_names, tmp)
+        log.info("exported to ONNX int8 in %.0f s", time.perf_counter() - began)
         (tmp / _COMPLETE).write_text(str(model_dir))
         exports += 1
         if final.exists() and not (final / _COMPLETE).exists():  # left by a killed run of old: replace it

@@ -66,6 +66,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log more
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("rag.progress").setLevel(logging.INFO)  # normal progress, shown without --verbose
+    logging.getLogger("ingest.embedders.onnx_export").setLevel(logging.INFO)  # a first start's one-off export
 
 
 def _job_failed(kb: str, exc: Exception, code: int, as_json: bool) -> None:
