@@ -88,20 +88,22 @@ def _export(auto_model: Any, input_names: list[str], target: Path) -> None:
     axes["last_hidden_state"] = {0: "batch", 1: "sequence"}
     # The tracer warns of every shape-dependent branch it freezes; the exported graph is checked
     # against torch by the tests (dynamic batch and sequence), so the warnings are noise in a log.
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _Encoder(),
-            tuple(dummy[name] for name in input_names),
-            str(fp32),
-            input_names=input_names,
-            output_names=["last_hidden_state"],
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
-    if previous is not None:
-        auto_model.config._attn_implementation = previous
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Encoder(),
+                tuple(dummy[name] for name in input_names),
+                str(fp32),
+                input_names=input_names,
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+    finally:  # a failed export leaves the torch model as it was, for the fallback to use
+        if previous is not None:
+            auto_model.config._attn_implementation = previous
     external = any(p != fp32 for p in target.iterdir())  # past 2 GB the weights go to files of their own
     root = logging.getLogger()
     level = root.level
