@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ingest.embedders.base import Embedder
+from ingest.embedders.base import Embedder, encoder_id
 
 
 def text_key(text: str) -> str:
@@ -70,8 +70,7 @@ class CachedEmbedder:
 
     @property
     def encoder_id(self) -> str:
-        """What the cache keys vectors by: the model, and the backend when it is not torch."""
-        return str(getattr(self.inner, "encoder_id", self.inner.model_id))
+        return encoder_id(self.inner)
 
     @property
     def dimension(self) -> int:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from ingest.embedders.base import EncoderBackend
 from ingest.limits import MB, FileLimits
 
 BUNDLED_MODEL = "bundled:all-minilm-l6-v2"
@@ -51,7 +52,7 @@ class EmbeddingSettings(BaseModel):
     api_key: SecretStr | None = None
     dimension: int | None = Field(None, ge=1)
     max_input_tokens: int = Field(512, ge=16)
-    backend: Literal["auto", "torch", "onnx"] = Field(
+    backend: EncoderBackend = Field(
         "auto",
         description="what runs a local model: torch, or its ONNX int8 copy (exported once per weights under "
         "`onnx_cache`); auto: ONNX int8 on a CPU, torch on a GPU",
@@ -148,11 +149,13 @@ class IngestSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, dotenv_settings, TomlConfigSettingsSource(settings_cls))
 
-    def resolved_embedding(self) -> EmbeddingSettings:
-        """``embedding`` with the defaults that hang on ``data_dir`` filled in (the ONNX cache)."""
-        if self.embedding.onnx_cache is not None:
-            return self.embedding
-        return self.embedding.model_copy(update={"onnx_cache": self.data_dir / "onnx"})
+    @model_validator(mode="after")
+    def _onnx_cache_under_data_dir(self) -> IngestSettings:
+        """The ONNX cache defaults to ``<data_dir>/onnx``: filled here, so every reader of
+        ``embedding`` (the API, the CLI, a benchmark) finds the same folder."""
+        if self.embedding.onnx_cache is None:
+            self.embedding = self.embedding.model_copy(update={"onnx_cache": self.data_dir / "onnx"})
+        return self
 
     def store_uri(self) -> str:
         if self.store.uri:

@@ -120,7 +120,7 @@ def build_indexing(settings: RagSettings, *, embedder_choice: EmbedderChoice | N
     """Load the embedder (with its fallback); open the store and the lexical index lazily."""
     if settings.embedding.threads:
         set_torch_threads(settings.embedding.threads)
-    choice = embedder_choice or load_embedder(settings.resolved_embedding())
+    choice = embedder_choice or load_embedder(settings.embedding)
     store = make_store(settings)
     lexical = make_lexical(settings, store)
     jobs = KbJobs(settings.data_dir, choice.embedder, store, lexical, JobRules.from_settings(settings))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
+
+EncoderBackend = Literal["auto", "torch", "onnx"]
+"""What runs a local model: torch, its ONNX int8 copy, or ``auto`` (ONNX on a CPU, torch on a GPU)."""
 
 
 @runtime_checkable
@@ -45,3 +48,9 @@ class Embedder(Protocol):
     def count_tokens(self, text: str) -> int:
         """Length of ``text`` in the model's own tokens, used to size chunks."""
         ...
+
+
+def encoder_id(embedder: Embedder) -> str:
+    """``model_id``, marked with the backend when it is not torch (``…#onnx-int8``): vectors of
+    one encoder id are interchangeable, so it is what caches key them by."""
+    return str(getattr(embedder, "encoder_id", embedder.model_id))

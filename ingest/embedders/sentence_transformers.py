@@ -6,8 +6,9 @@ import logging
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from ingest.embedders.base import EncoderBackend
 from ingest.errors import EmbeddingError
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ class SentenceTransformerEmbedder:
         local_files_only: bool = False,
         query_prefix: str | None = None,
         passage_prefix: str | None = None,
-        backend: Literal["auto", "torch", "onnx"] = "torch",
+        backend: EncoderBackend = "torch",
         onnx_cache: Path | None = None,
     ) -> None:
         self._name = model_name_or_path

@@ -13,8 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ingest.embedders.base import Embedder
-from ingest.embedders.factory import Backend
+from ingest.embedders.base import Embedder, EncoderBackend, encoder_id
 from ingest.progress import FileOutcome, ProgressListener
 from ingest.stores.base import HnswParams
 from rag.eval.beir import load_beir
@@ -24,7 +23,6 @@ from rag.eval.runner import (
     IndexConfig,
     RunConfig,
     build_index,
-    encoder_id,
     evaluate_modes,
     work_directory,
 )
@@ -45,7 +43,7 @@ def make_embedder(
     *,
     batch_size: int,
     max_tokens: int,
-    backend: Backend = "torch",
+    backend: EncoderBackend = "torch",
     onnx_cache: Path | None = None,
 ) -> Embedder:
     """``bundled`` (the offline MiniLM), an ``http(s)://`` OpenAI-compatible base URL, or a
@@ -118,7 +116,7 @@ def retrieval(
     embedding_batch: int = 32,
     embedding_max_tokens: int = 512,
     embedding_backend: Annotated[
-        str | None, typer.Option(help="torch | onnx | auto, for a local model (default: RAG_EMBEDDING__BACKEND)")
+        EncoderBackend | None, typer.Option(help="for a local model (default: RAG_EMBEDDING__BACKEND)")
     ] = None,
     chunk_tokens: Annotated[int | None, typer.Option(help="default: RAG_CHUNKING__CHUNK_TOKENS")] = None,
     overlap_tokens: Annotated[int | None, typer.Option(help="default: RAG_CHUNKING__OVERLAP_TOKENS")] = None,
@@ -167,14 +165,11 @@ def retrieval(
         raise typer.BadParameter(str(exc)) from exc
     retrieval = settings.retrieval
     data = load_beir(dataset, split).limit(limit_queries, corpus_sample, seed, corpus_limit)
-    backend = embedding_backend or settings.embedding.backend
-    if backend not in ("torch", "onnx", "auto"):
-        raise typer.BadParameter(f"--embedding-backend takes torch, onnx or auto; got {backend!r}")
     options: dict[str, Any] = {
         "batch_size": embedding_batch,
         "max_tokens": embedding_max_tokens,
-        "backend": backend,
-        "onnx_cache": settings.resolved_embedding().onnx_cache,
+        "backend": embedding_backend or settings.embedding.backend,
+        "onnx_cache": settings.embedding.onnx_cache,
     }
     doc_embedder = make_embedder(embedding, embedding_model, **options)
     query_embedder = make_embedder(query_embedding, embedding_model, **options) if query_embedding else doc_embedder

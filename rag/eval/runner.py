@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.chunking import ChunkingConfig
-from ingest.embedders.base import Embedder
+from ingest.embedders.base import Embedder, encoder_id
 from ingest.lexical import LexicalIndex, Tokenizer, TokenizerConfig
 from ingest.lexical.tokenize import ChineseMode
 from ingest.pipeline import Indexer
@@ -121,11 +121,6 @@ class BuiltIndex:
     chunks: int
     ingest_seconds: float = 0.0
     lexical_commit_seconds: float = 0.0
-
-
-def encoder_id(embedder: Embedder) -> str:
-    """The model and, when it is not torch, the backend that encodes with it (``#onnx-int8``)."""
-    return str(getattr(embedder, "encoder_id", embedder.model_id))
 
 
 @contextmanager

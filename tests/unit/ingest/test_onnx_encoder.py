@@ -194,3 +194,12 @@ def test_an_xlm_roberta_encoder_with_cls_pooling_exports_too(tmp_path: Path) -> 
     got = model_onnx.encode(texts, normalize_embeddings=True)
     assert got.shape == expected.shape
     assert cosines(expected.tolist(), got.tolist()).min() >= 0.98
+
+
+def test_the_cache_defaults_to_the_data_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest.settings import IngestSettings
+
+    monkeypatch.delenv("RAG_EMBEDDING__ONNX_CACHE", raising=False)
+    assert IngestSettings(data_dir=tmp_path).embedding.onnx_cache == tmp_path / "onnx"
+    chosen = tmp_path / "elsewhere"
+    assert IngestSettings(data_dir=tmp_path, embedding={"onnx_cache": chosen}).embedding.onnx_cache == chosen
