@@ -71,6 +71,8 @@ class Chunker:
 
     def __init__(self, count_tokens: TokenCounter, config: ChunkingConfig | None = None, max_tokens: int = 512) -> None:
         config = config or ChunkingConfig()
+        self.config = config
+        self.max_tokens = max_tokens  # with ``config``: what a worker elsewhere needs to chunk alike
         # Leave room for the special tokens the model adds around every input.
         self.size = max(32, min(config.chunk_tokens, max_tokens - 4))
         self.overlap = max(0, min(config.overlap_tokens, self.size // 2))

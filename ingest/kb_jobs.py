@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.chunk_sources import JobEngine, local_engine
 from ingest.chunking import ChunkingConfig
 from ingest.embed_cache import CachedEmbedder, EmbeddingCache
 from ingest.embedders.base import Embedder
@@ -72,21 +73,34 @@ class KbJobs:
 
     @contextmanager
     def open(
-        self, kb: str, *, workers: int | None = None, job: str = "reindex", full: bool = False
+        self,
+        kb: str,
+        *,
+        workers: int | None = None,
+        job: str = "reindex",
+        full: bool = False,
+        engine: JobEngine | None = None,
     ) -> Iterator[ReindexJob]:
         """A job holding the knowledge base's lock, with its manifest and the embedding cache.
 
         ``full`` builds a staging copy from scratch and swaps it in when the ``with`` block ends
         without error, so queries never see a half-built index.
         """
-        with kb_lock(self.data_dir, kb, job), self.open_locked(kb, workers=workers, full=full) as reindex:
+        with (
+            kb_lock(self.data_dir, kb, job),
+            self.open_locked(kb, workers=workers, full=full, engine=engine) as reindex,
+        ):
             yield reindex
 
     @contextmanager
-    def open_locked(self, kb: str, *, workers: int | None = None, full: bool = False) -> Iterator[ReindexJob]:
+    def open_locked(
+        self, kb: str, *, workers: int | None = None, full: bool = False, engine: JobEngine | None = None
+    ) -> Iterator[ReindexJob]:
         """``open`` for a caller that already holds ``kb_lock`` (the CLI takes it before the
-        embedding model loads, so a refused job is told at once)."""
+        embedding model loads, so a refused job is told at once). ``engine`` runs the parsing and
+        embedding (default: worker processes on this machine, ``workers`` of them)."""
         validate_kb_name(kb)
+        engine = engine or local_engine(workers)
         files = KbFiles(self.data_dir, kb)
         sinks = [self.lexical]
         files.finish_swap(self.store, sinks)  # a crash mid-swap is completed before anything else
@@ -100,11 +114,14 @@ class KbJobs:
                     self.store,
                     manifest,
                     chunking=self.rules.chunking,
-                    workers=workers,
                     sinks=sinks,
                     collection=staging_name(kb) if full else None,
                     max_delete_share=self.rules.max_delete_share,
                     limits=self.rules.limits,
+                    source=engine.source,
+                    embed_slice=engine.embed_slice,
+                    embed_batch=engine.embed_window,
+                    engine=engine.name,
                 )
             if full:
                 files.begin_swap()

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.chunk_sources import ChunkedFile, ChunkSource, LocalChunkSource
 from ingest.chunking import Chunker, ChunkingConfig
 from ingest.deletion_guard import check_deletions
 from ingest.discovery import SkippedPath, check_roots, discover
@@ -24,11 +25,10 @@ from ingest.failpoints import failpoint
 from ingest.limits import FileLimits
 from ingest.loaders import document_id, parser_version
 from ingest.manifest import FileRecord, Manifest
-from ingest.parallel import Parsed, parse_files
 from ingest.progress import FileOutcome, ProgressListener, run_reported
 from ingest.sinks import KbIndexSink
 from ingest.stores.base import MetadataFilter, VectorStore
-from ingest.writing import EMBED_WINDOW, ChunkedDocument, Vectors, chunk_document, embed_window, windows
+from ingest.writing import EMBED_WINDOW, PROGRESS_SLICE, ChunkedDocument, Vectors, embed_window, windows
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class ReindexReport:
     chunks_embedded: int = 0
     cache_hits: int = 0
     seconds: float = 0.0
+    engine: str = "local"
 
     @property
     def ok(self) -> bool:
@@ -93,6 +94,7 @@ class ReindexReport:
             "chunks_written": self.chunks_written,
             "chunks_embedded": self.chunks_embedded,
             "embedding_cache_hits": self.cache_hits,
+            "engine": self.engine,
             "seconds": round(self.seconds, 3),
         }
 
@@ -134,6 +136,9 @@ class ReindexJob:
         collection: str | None = None,
         max_delete_share: float = 0.5,
         limits: FileLimits | None = None,
+        source: ChunkSource | None = None,
+        embed_slice: int = PROGRESS_SLICE,
+        engine: str = "local",
     ) -> None:
         self.kb = kb
         self.max_delete_share = max_delete_share
@@ -145,8 +150,11 @@ class ReindexJob:
         self.store = store
         self.manifest = manifest
         self.chunker = Chunker(embedder.count_tokens, chunking, max_tokens=embedder.max_input_tokens)
-        self.workers = workers
+        # Parsing and chunking: worker processes here (``workers``), or a cluster's tasks.
+        self.source = source or LocalChunkSource(workers)
         self.embed_batch = embed_batch
+        self.embed_slice = embed_slice  # texts per embedder call: one encoder batch per embedding worker
+        self.engine = engine
         self.sinks = list(sinks)
 
     # -- repair ----------------------------------------------------------------------------
@@ -285,7 +293,9 @@ class ReindexJob:
         repaired = self.reconcile()
         plan = self.plan(roots, verify=verify, delete_missing=delete_missing)
         self.check_deletions(plan, allow_mass_delete=allow_mass_delete)
-        report = ReindexReport(kb=self.kb, embedding_model=self.embedder.model_id, plan=plan, repaired=repaired)
+        report = ReindexReport(
+            kb=self.kb, embedding_model=self.embedder.model_id, plan=plan, repaired=repaired, engine=self.engine
+        )
         progress.files_found(len(plan.to_index()))
         for record in plan.deleted:
             self.manifest.set_status(record.path, "deleting")
@@ -293,10 +303,10 @@ class ReindexJob:
             self._remove_document(record.doc_id)
             self.manifest.remove(record.path)
             report.deleted += 1
-        parsed = parse_files([f.path for f in plan.to_index()], self.kb, self.workers, self.limits)
         files = {f.path: f for f in plan.to_index()}
-        for window in windows(self._chunked(parsed, files, report, progress), self.embed_batch):
-            for complete, vectors in embed_window(self.embedder, window, progress):
+        chunked = self.source.chunk_files(list(files), self.kb, self.chunker, self.limits)
+        for window in windows(self._chunked(chunked, files, report, progress), self.embed_batch):
+            for complete, vectors in embed_window(self.embedder, window, progress, self.embed_slice):
                 self._write_documents(complete, vectors, files, report, progress)
             report.chunks_embedded += sum(len(item.chunks) for item in window)
         hits = getattr(self.embedder, "hits", None)
@@ -305,21 +315,17 @@ class ReindexJob:
 
     def _chunked(
         self,
-        parsed: Iterator[Parsed],
+        chunked: Iterator[ChunkedFile],
         files: dict[str, DiskFile],
         report: ReindexReport,
         progress: ProgressListener,
     ) -> Iterator[ChunkedDocument]:
-        for result in parsed:
+        for result in chunked:
             failpoint("after_parse")
-            if result.document is None:
-                self._record_failure(files[result.path], result.error or "unreadable", report, progress)
-                continue
-            chunked = chunk_document(self.chunker, result.document, self.kb, self.limits)
-            if isinstance(chunked, str):
-                self._record_failure(files[result.path], chunked, report, progress)
+            if result.chunked is None:
+                self._record_failure(files[result.path], result.reason or "unreadable", report, progress)
             else:
-                yield chunked
+                yield result.chunked
 
     def _record_failure(self, disk: DiskFile, reason: str, report: ReindexReport, progress: ProgressListener) -> None:
         outcome = FileOutcome(disk.path, "skipped", reason=reason)

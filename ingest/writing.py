@@ -64,7 +64,9 @@ def windows(documents: Iterable[ChunkedDocument], size: int) -> Iterator[list[Ch
         yield window
 
 
-def embed_slices(embedder: Embedder, texts: list[str], progress: ProgressListener) -> Iterator[Vectors]:
+def embed_slices(
+    embedder: Embedder, texts: list[str], progress: ProgressListener, size: int = PROGRESS_SLICE
+) -> Iterator[Vectors]:
     """Vectors of the distinct ``texts``, each embedded once, longest first, one slice at a time.
 
     The whole window is sorted by token count here, since the embedder can only sort what one
@@ -72,8 +74,8 @@ def embed_slices(embedder: Embedder, texts: list[str], progress: ProgressListene
     hears of every slice. Duplicates are reported once all are embedded, so the counts add up.
     """
     unique = sorted(dict.fromkeys(texts), key=lambda text: -embedder.count_tokens(text))
-    for start in range(0, len(unique), PROGRESS_SLICE):
-        part = unique[start : start + PROGRESS_SLICE]
+    for start in range(0, len(unique), size):
+        part = unique[start : start + size]
         vectors = dict(zip(part, embedder.embed_documents(part), strict=True))
         progress.chunks_embedded(len(part))
         yield vectors
@@ -82,10 +84,11 @@ def embed_slices(embedder: Embedder, texts: list[str], progress: ProgressListene
 
 
 def embed_window(
-    embedder: Embedder, window: list[ChunkedDocument], progress: ProgressListener
+    embedder: Embedder, window: list[ChunkedDocument], progress: ProgressListener, slice_size: int = PROGRESS_SLICE
 ) -> Iterator[tuple[list[ChunkedDocument], Vectors]]:
-    """Embed ``window``; after each slice, the documents whose last chunk it embedded (in window
-    order) with every vector so far, so files complete (and progress moves) during a window."""
+    """Embed ``window`` ``slice_size`` texts at a time; after each slice, the documents whose last
+    chunk it embedded (in window order) with every vector so far, so files complete (and progress
+    moves) during a window."""
     failpoint("before_embed")
     missing = [{c.text for c in item.chunks} for item in window]
     waiting: dict[str, list[int]] = {}
@@ -93,7 +96,7 @@ def embed_window(
         for text in texts:
             waiting.setdefault(text, []).append(index)
     vectors: Vectors = {}
-    for part in embed_slices(embedder, [c.text for item in window for c in item.chunks], progress):
+    for part in embed_slices(embedder, [c.text for item in window for c in item.chunks], progress, slice_size):
         failpoint("after_embed")
         vectors.update(part)
         complete = []
