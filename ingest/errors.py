@@ -93,3 +93,8 @@ class RootUnavailable(IngestError):
 
 class MassDeleteRefused(IngestError):
     """The job would delete too much of the knowledge base; nothing was deleted."""
+
+
+class EngineUnavailable(IngestError):
+    """The engine a job asked for cannot run (Ray missing, a cluster out of reach, a store it
+    cannot write); nothing was changed."""

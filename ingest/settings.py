@@ -120,6 +120,28 @@ class IngestJobSettings(BaseModel):
         )
 
 
+class RaySettings(BaseModel):
+    """``rag reindex --engine ray``: where the cluster is and how the job uses it (``ingest.ray_engine``)."""
+
+    address: str | None = Field(
+        None, description="cluster to join ('auto', 'ray://host:10001', 'host:6379'); unset: a local instance"
+    )
+    local_cpus: int | None = Field(None, ge=1, description="CPUs of a local instance (default: this machine's)")
+    embed_actors: int | None = Field(
+        None, ge=1, description="embedding actors (default: one per GPU, or one per node on a CPU cluster)"
+    )
+    actor_threads: int | None = Field(
+        None, ge=1, description="encoder threads of a CPU actor (default: its node's CPUs)"
+    )
+    gpu_batch_size: int = Field(128, ge=1, le=4096, description="texts per encoder batch in a GPU actor")
+    max_retries: int = Field(
+        3, ge=0, le=20, description="times a parse task or an actor call lost with its worker is run again"
+    )
+    files_in_flight: int | None = Field(
+        None, ge=1, description="files parsed at once at most (default: twice the cluster's CPUs)"
+    )
+
+
 class IngestSettings(BaseSettings):
     """Settings for reading and writing knowledge bases."""
 
@@ -137,6 +159,7 @@ class IngestSettings(BaseSettings):
     store: StoreSettings = StoreSettings()
     chunking: ChunkingSettings = ChunkingSettings()
     ingest: IngestJobSettings = IngestJobSettings()
+    ray: RaySettings = RaySettings()
 
     @classmethod
     def settings_customise_sources(

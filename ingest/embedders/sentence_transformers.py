@@ -227,6 +227,12 @@ class SentenceTransformerEmbedder:
                 self._counter = counter
         return self._counter or None
 
+    def tokenizer_json(self) -> str | None:
+        """The model's fast tokenizer, serialised (``tokenizers.Tokenizer.to_str``), so a process
+        without the model counts tokens exactly as ``count_tokens`` does; None when it has none."""
+        counter = self._token_counter()
+        return None if counter is None else str(counter.to_str())
+
     @property
     def batch_tokens(self) -> int | None:
         """The padded-token bound of a batch: as configured (0: none), else by the model's device."""

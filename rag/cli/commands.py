@@ -6,11 +6,14 @@ import asyncio
 import json
 import logging
 import sys
+from contextlib import ExitStack
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
+from ingest.chunk_sources import JobEngine
 from ingest.discovery import check_roots
 from ingest.errors import IngestError, InvalidKnowledgeBaseName, JobLocked, MassDeleteRefused, RootUnavailable
 from ingest.kb_jobs import kb_lock
@@ -32,6 +35,14 @@ app.add_typer(kb_app, name="kb")
 register_migrate(kb_app)
 app.add_typer(keys_app, name="keys")
 app.add_typer(eval_app, name="eval")
+
+
+class Engine(StrEnum):
+    """What runs a job's parsing and embedding."""
+
+    local = "local"
+    ray = "ray"
+
 
 EXIT_PARTIAL = 2  # some files were skipped; the rest were indexed
 EXIT_FAILED = 1  # the job could not run
@@ -69,6 +80,19 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log more
     logging.getLogger("ingest.embedders.onnx_export").setLevel(logging.INFO)  # a first start's one-off export
 
 
+def _engine(
+    stack: ExitStack, settings: RagSettings, engine: str, store_on_driver: bool
+) -> tuple[Indexing, JobEngine | None]:
+    """The job's indexing parts; for ``ray``, joined to the cluster until ``stack`` closes."""
+    if engine == "local":
+        return _indexing(settings), None
+    from ingest.ray_engine import ray_job_parts
+
+    parts = stack.enter_context(ray_job_parts(settings, store_on_driver=store_on_driver))
+    ui.warn_fallback(parts.choice)
+    return build_indexing(settings, embedder_choice=parts.choice), parts.engine
+
+
 def _job_failed(kb: str, exc: Exception, code: int, as_json: bool) -> None:
     """Say why a job did not run (or stopped): a line on stderr and, with ``--json``, a summary."""
     ui.err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
@@ -91,13 +115,19 @@ def _run_job(
     job: str = "reindex",
     full: bool = False,
     allow_mass_delete: bool = False,
+    engine: str = "local",
+    ray_address: str | None = None,
+    store_on_driver: bool = False,
 ) -> None:
     settings = get_settings()
+    if ray_address:
+        settings = settings.model_copy(update={"ray": settings.ray.model_copy(update={"address": ray_address})})
     try:
         check_roots(paths)  # a folder that is gone is told before anything loads
-        with kb_lock(settings.data_dir, kb, job):  # and so is a busy knowledge base
-            indexing = _indexing(settings)
-            with indexing.jobs.open_locked(kb, workers=workers, full=full) as reindex:
+        # and so is a busy knowledge base; a cluster is joined only once the lock is held
+        with kb_lock(settings.data_dir, kb, job), ExitStack() as stack:
+            indexing, job_engine = _engine(stack, settings, engine, store_on_driver)
+            with indexing.jobs.open_locked(kb, workers=workers, full=full, engine=job_engine) as reindex:
                 if dry_run:
                     plan = reindex.plan(paths, verify=verify, delete_missing=delete_missing)
                     try:
@@ -133,6 +163,29 @@ WorkersOption = Annotated[
     int | None, typer.Option("--workers", help="parser processes (default: cores - 1; 0 parses in-process)")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print a machine-readable summary")]
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="local: parser processes and the model on this machine; ray: parsing tasks and "
+        "embedding actors on a Ray cluster (pip install 'askdocs[ray]')",
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="with --engine ray: the cluster to join ('auto', 'ray://host:10001'); "
+        "default RAG_RAY__ADDRESS, else a local instance sized to this machine",
+    ),
+]
+StoreOnDriverOption = Annotated[
+    bool,
+    typer.Option(
+        "--store-on-driver",
+        help="with --engine ray on a cluster of other machines: write the embedded store of this machine anyway",
+    ),
+]
 
 
 @app.command()
@@ -141,13 +194,26 @@ def ingest(
     kb: KbOption = "default",
     as_json: JsonOption = False,
     workers: WorkersOption = None,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddressOption = None,
+    store_on_driver: StoreOnDriverOption = False,
 ) -> None:
     """Add or update files in a knowledge base (unchanged files are skipped; nothing is deleted).
 
     Exit codes: 0 all indexed; 2 some files failed (listed with reasons), the rest indexed;
     1 the job could not run; 75 another job holds the knowledge base.
     """
-    _run_job(paths, kb, delete_missing=False, as_json=as_json, workers=workers, job="ingest")
+    _run_job(
+        paths,
+        kb,
+        delete_missing=False,
+        as_json=as_json,
+        workers=workers,
+        job="ingest",
+        engine=engine.value,
+        ray_address=ray_address,
+        store_on_driver=store_on_driver,
+    )
 
 
 @app.command()
@@ -170,6 +236,9 @@ def reindex(
     ] = False,
     as_json: JsonOption = False,
     workers: WorkersOption = None,
+    engine: EngineOption = Engine.local,
+    ray_address: RayAddressOption = None,
+    store_on_driver: StoreOnDriverOption = False,
 ) -> None:
     """Bring a knowledge base in line with folders: index new and changed files, remove deleted ones.
 
@@ -188,6 +257,9 @@ def reindex(
         workers=workers,
         full=full,
         allow_mass_delete=allow_mass_delete,
+        engine=engine.value,
+        ray_address=ray_address,
+        store_on_driver=store_on_driver,
     )
 
 
