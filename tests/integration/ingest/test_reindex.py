@@ -7,35 +7,30 @@ import dataclasses
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import closing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ingest.chunking import ChunkingConfig
 from ingest.errors import JobLocked
 from ingest.loaders import parser_version
 from ingest.locking import KbLock
 from tests.environment import ONNX_CACHE_ENV
-from tests.integration.ingest.kb_layout import KbLayout, rag_cli
+from tests.integration.ingest.kb_layout import (
+    SAMPLES,
+    CrashSetup,
+    Env,
+    lexical_ids,
+    make_crash_setup,
+    rag_cli,
+)
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[3]
-SAMPLES = [
-    "nw200_datasheet.md",
-    "onboarding_guide_zh.md",
-    "nw50_faq_zh.txt",
-    "support_guide.html",
-    "fleet_manager_3.4_release_notes.txt",
-    "security_policy_zh.html",
-]
 
 
 @pytest.fixture
@@ -47,25 +42,11 @@ def folder(tmp_path: Path) -> Path:
     return docs
 
 
-def Env(data_dir: Path, embedder: Any) -> KbLayout:  # noqa: N802 - reads as the class it builds
-    """The layout these tests use: small chunks and small embedding batches, so files make several."""
-    return KbLayout(data_dir, embedder, chunking=ChunkingConfig(chunk_tokens=120), embed_batch=8)
-
-
 @pytest.fixture
 def env(tmp_path: Path, bundled_embedder: Any) -> Iterator[Env]:
     e = Env(tmp_path / "data", bundled_embedder)
     yield e
     e.close()
-
-
-def lexical_ids(data_dir: Path, kb: str = "kb") -> list[str]:
-    """Chunk ids the BM25 side holds for ``kb`` (read from its SQLite file, as another process would)."""
-    path = data_dir / "lexical" / "lexical.sqlite3"
-    if not path.exists():
-        return []
-    with closing(sqlite3.connect(path)) as conn:
-        return sorted(r[0] for r in conn.execute("SELECT chunk_id FROM chunks WHERE kb = ?", (kb,)))
 
 
 def doc_chunks(env: Env, name: str) -> list[str]:
@@ -153,37 +134,9 @@ def _cli(data_dir: Path, folder: Path, **env: str) -> subprocess.CompletedProces
     )
 
 
-@dataclass
-class CrashSetup:
-    folder: Path
-    template: Path  # data dir after the first job
-    expected: tuple[list[str], dict[str, tuple[str, str]]]  # state after a clean second job
-
-
 @pytest.fixture(scope="module")
 def crash_setup(tmp_path_factory: pytest.TempPathFactory, bundled_embedder: Any) -> CrashSetup:
-    """First job over half the files; then the folder changes (adds, an edit, a deletion)."""
-    base = tmp_path_factory.mktemp("crash")
-    folder = base / "docs"
-    folder.mkdir()
-    for name in SAMPLES[:3] + ["support_guide.html"]:
-        shutil.copy(ROOT / "data" / name, folder / name)
-    clean = Env(base / "template", bundled_embedder)
-    clean.job().run([folder])
-    clean.close()
-    shutil.copytree(base / "template", base / "clean")
-    (folder / "support_guide.html").unlink()
-    (folder / "nw200_datasheet.md").write_text("# NW-200\n\nThe battery now holds 2,400 Wh.\n", encoding="utf-8")
-    for name in SAMPLES[3:]:
-        if name != "support_guide.html":
-            shutil.copy(ROOT / "data" / name, folder / name)
-    (folder / "extra_notes.md").write_text("# Pallets\n\nPallets are stacked three high.\n", encoding="utf-8")
-    clean = Env(base / "clean", bundled_embedder)
-    second = clean.job().run([folder])
-    assert len(second.plan.to_index()) >= 4 and second.deleted == 1
-    expected = clean.state()
-    clean.close()
-    return CrashSetup(folder, base / "template", expected)
+    return make_crash_setup(tmp_path_factory.mktemp("crash"), bundled_embedder)
 
 
 @pytest.mark.slow
