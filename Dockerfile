@@ -2,6 +2,7 @@
 #   rag serve --host 0.0.0.0            the REST + OpenAI-compatible API (port 8000, the default command)
 #   search-proxy serve --host 0.0.0.0   the web-search proxy (port 8300)
 #   rag ingest /docs --kb handbook      a batch (re-)index, e.g. from a CronJob
+#   ray start ... / rag reindex --engine ray   a Ray cluster's pods and driver (KubeRay RayJob)
 #
 # Install order as in scripts/install.sh: the CPU build of torch first (so nothing pulls a
 # multi-GB CUDA build), then the project, then unstructured-inference without its dependencies.
@@ -46,7 +47,7 @@ COPY rag ./rag
 COPY search_proxy ./search_proxy
 COPY servicekit ./servicekit
 COPY --from=ui /ui-dist ./rag/api/static/ui
-RUN python -m pip install . \
+RUN python -m pip install ".[ray]" \
     && python -m pip install --no-deps "unstructured-inference==1.6.14"
 
 # Prompt templates are files, read at run time (RAG_PROMPT__PROMPTS_DIR); data/ is the sample KB.

@@ -16,16 +16,9 @@ from ingest.settings import RaySettings
 log = logging.getLogger(__name__)
 
 # Passed to the job's workers, so that a cluster started elsewhere runs them as this process runs
-# (offline model loading, crash-test failpoints); settings themselves travel as arguments.
-FORWARDED_ENV = (
-    "HF_HUB_OFFLINE",
-    "TRANSFORMERS_OFFLINE",
-    "HF_HOME",
-    "HF_ENDPOINT",
-    "SENTENCE_TRANSFORMERS_HOME",
-    "RAG_FAILPOINT",
-    "RAG_FAILPOINT_ONCE",
-)
+# (offline or through a hub mirror; crash-test failpoints). Settings travel as arguments, and
+# cache folders stay each node's own.
+FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_ENDPOINT", "RAG_FAILPOINT", "RAG_FAILPOINT_ONCE")
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,13 +90,17 @@ def k8s_documents() -> list[tuple[str, dict[str, Any]]]:
 
 
 def pod_specs() -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
-    """(file, workload, pod spec) for every Deployment and CronJob."""
+    """(file, workload, pod spec) for every Deployment, CronJob and RayJob pod group."""
     specs = []
     for name, doc in k8s_documents():
         if doc["kind"] == "Deployment":
             specs.append((name, doc, doc["spec"]["template"]["spec"]))
         elif doc["kind"] == "CronJob":
             specs.append((name, doc, doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
+        elif doc["kind"] == "RayJob":
+            cluster = doc["spec"]["rayClusterSpec"]
+            for group in [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]:
+                specs.append((name, doc, group["template"]["spec"]))
     return specs
 
 
@@ -182,24 +186,26 @@ def test_k8s_manifests_use_real_settings_commands_and_objects() -> None:
         if data["metadata"]["name"] != "askdocs-api-keys":  # a file, not variables
             check_env_names(keys, f"k8s {data['kind']} {data['metadata']['name']}")
     workloads = pod_specs()
-    assert {doc["kind"] for _, doc, _ in workloads} == {"Deployment", "CronJob"}
+    assert {doc["kind"] for _, doc, _ in workloads} == {"Deployment", "CronJob", "RayJob"}
     for file, doc, spec in workloads:
         where = f"{file} {doc['metadata']['name']}"
         for container in spec["containers"]:
-            check_command(container["command"], where)
+            if "command" in container or doc["kind"] != "RayJob":  # KubeRay starts Ray in its pods
+                check_command(container["command"], where)
+            assert container["image"] == ASKDOCS_IMAGE, f"{where}: {container['image']}"
             check_env_names([e["name"] for e in container.get("env", [])], where)
             for source in container.get("envFrom", []):
                 ref = source.get("configMapRef") or source.get("secretRef")
                 assert ref["name"] in {**config_maps, **secrets}, f"{where}: {ref['name']} is not defined"
             ports = {p["containerPort"] for p in container.get("ports", [])}
-            if "--port" in container["command"]:
+            if "--port" in container.get("command", []):
                 assert int(container["command"][container["command"].index("--port") + 1]) in ports
         for volume in spec.get("volumes", []):
             if "secret" in volume:
                 assert volume["secret"]["secretName"] in secrets
             if "persistentVolumeClaim" in volume:
                 assert volume["persistentVolumeClaim"]["claimName"] in by_kind("PersistentVolumeClaim")
-    commands = {" ".join(c["command"][:2]) for _, _, spec in workloads for c in spec["containers"]}
+    commands = {" ".join(c["command"][:2]) for _, _, spec in workloads for c in spec["containers"] if "command" in c}
     assert commands == {"rag serve", "search-proxy serve", "rag ingest"}
     deployments = by_kind("Deployment")
     for service in by_kind("Service").values():
@@ -212,6 +218,33 @@ def test_k8s_manifests_use_real_settings_commands_and_objects() -> None:
     api_config = config_maps["askdocs-config"]["data"]
     assert api_config["RAG_WEB__PROXY_URL"].startswith("http://askdocs-search-proxy:8300")
     assert api_config["RAG_AUTH__KEYS_FILE"].startswith("/etc/askdocs/keys/")
+
+
+def test_the_ray_job_runs_a_real_ray_reindex_on_the_pinned_ray() -> None:
+    """The RayJob's entrypoint parses as a ``rag reindex --engine ray`` joining its own cluster, its
+    Ray version is the one the [ray] extra pins, the head (the driver) mounts the data and every
+    pod the documents at one path, and the store it writes is a server."""
+    (job,) = by_kind("RayJob").values()
+    entrypoint = shlex.split(job["spec"]["entrypoint"])
+    check_command(entrypoint, "RayJob entrypoint")
+    assert entrypoint[:2] == ["rag", "reindex"]
+    assert entrypoint[entrypoint.index("--engine") + 1] == "ray"
+    assert entrypoint[entrypoint.index("--ray-address") + 1] == "auto"
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    assert f"ray=={job['spec']['rayClusterSpec']['rayVersion']}" in extras["ray"]
+    cluster = job["spec"]["rayClusterSpec"]
+    head = cluster["headGroupSpec"]["template"]["spec"]
+    mounts = {m["mountPath"]: m["name"] for m in head["containers"][0]["volumeMounts"]}
+    assert mounts.get("/data") == "data" and "/docs" in mounts
+    docs_root = entrypoint[2]
+    for group in [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]:
+        spec = group["template"]["spec"]
+        paths = [m["mountPath"] for c in spec["containers"] for m in c.get("volumeMounts", [])]
+        parses = "nvidia.com/gpu" not in str(spec)  # GPU pods only embed: they read no files
+        assert not parses or docs_root in paths, f"{group.get('groupName', 'head')} cannot read {docs_root}"
+    config = by_kind("ConfigMap")["askdocs-config"]["data"]
+    assert config["RAG_STORE__URI"].startswith("http"), "a cluster job must write a store server"
+    assert any("nvidia.com/gpu" in str(g) for g in cluster["workerGroupSpecs"])  # embedding actors per GPU
 
 
 def test_k8s_config_values_parse_and_placeholder_secrets_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -240,7 +273,7 @@ def test_dockerfile_installs_cpu_torch_first_and_runs_real_commands() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     lines = [line.strip() for line in text.replace("\\\n", " ").splitlines() if not line.strip().startswith("#")]
     torch = next(i for i, line in enumerate(lines) if "-r requirements-torch.txt" in line)
-    project = next(i for i, line in enumerate(lines) if re.search(r"pip install \.(\s|$)", line))
+    project = next(i for i, line in enumerate(lines) if re.search(r'pip install (\.|"\.\[ray\]")(\s|$)', line))
     assert torch < project, "CPU torch must be installed before the project"
     assert '--no-deps "unstructured-inference==1.6.14"' in lines[project]
     pinned = (ROOT / "requirements-torch.txt").read_text(encoding="utf-8")
