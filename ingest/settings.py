@@ -137,8 +137,8 @@ class RaySettings(BaseModel):
     max_retries: int = Field(
         3, ge=0, le=20, description="times a parse task or an actor call lost with its worker is run again"
     )
-    files_in_flight: int | None = Field(
-        None, ge=1, description="files parsed at once at most (default: twice the cluster's CPUs)"
+    tasks_in_flight: int | None = Field(
+        None, ge=1, description="parse tasks (up to 32 files each) queued at most (default: twice the cluster's CPUs)"
     )
 
 

@@ -73,7 +73,7 @@ def ray_job_parts(settings: IngestSettings, *, store_on_driver: bool = False) ->
         choice = EmbedderChoice(embedder, requested=embedder.requested, fallback_reason=embedder.fallback_reason)
         source = RayChunkSource(
             embedder.counter,
-            in_flight=ray_settings.files_in_flight or 2 * shape.cpus,
+            in_flight=ray_settings.tasks_in_flight or 2 * shape.cpus,
             max_retries=ray_settings.max_retries,
         )
         slice_size = plan.batch * plan.count

@@ -104,13 +104,20 @@ def plan_actors(
     max_retries: int,
 ) -> ActorPlan:
     """One actor per GPU (torch on the GPU, batches of ``gpu_batch``, no token bound), else one
-    per node with one CPU reserved and the node's cores as encoder threads."""
+    per node with the node's cores as encoder threads.
+
+    An actor reserves one CPU only while at least one is left for parsing: on a one-CPU instance
+    a reserving actor would leave every parse task waiting for ever.
+    """
     retries = {"max_restarts": max_retries, "max_task_retries": max_retries}
     if gpus > 0:
+        count = actors or gpus
         on_gpu = settings.model_copy(update={"device": "cuda", "batch_size": gpu_batch, "batch_tokens": 0})
-        return ActorPlan(actors or gpus, {"num_gpus": 1, "num_cpus": 1, **retries}, on_gpu, threads, gpu_batch)
+        reserve = 1 if cpus > count else 0
+        return ActorPlan(count, {"num_gpus": 1, "num_cpus": reserve, **retries}, on_gpu, threads, gpu_batch)
     count = actors or max(1, min(nodes, cpus))
-    return ActorPlan(count, {"num_cpus": 1, **retries}, settings, threads, settings.batch_size)
+    reserve = 1 if cpus > count else 0
+    return ActorPlan(count, {"num_cpus": reserve, **retries}, settings, threads, settings.batch_size)
 
 
 class RayEmbedder:

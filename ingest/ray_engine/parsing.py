@@ -1,10 +1,13 @@
-"""Parsing and chunking as Ray tasks: one task a file, a bounded number in flight, results handed
-to the job in input order (so windows, batches and vectors are those of the local engine)."""
+"""Parsing and chunking as Ray tasks: a task per run of files (up to ``FILES_PER_TASK`` or
+``BYTES_PER_TASK``, so Ray's per-task cost, a few milliseconds, is not paid per small file), a
+bounded number of tasks in flight, results handed to the job in input order (so windows, batches
+and vectors are those of the local engine)."""
 
 from __future__ import annotations
 
+import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,18 +17,38 @@ from ingest.limits import FileLimits
 from ingest.parallel import parse_one
 from ingest.ray_engine.tokens import TokenCounter
 
+FILES_PER_TASK = 32
+BYTES_PER_TASK = 4 << 20  # a large file is a task of its own, so a slow PDF holds up no others
+
 
 def parse_and_chunk(
-    path: str, kb: str, limits: FileLimits, config: ChunkingConfig, max_tokens: int, counter: TokenCounter
-) -> ChunkedFile:
-    """Runs on a worker: the file read where it lies (a shared filesystem), parsed, chunked."""
+    paths: list[str], kb: str, limits: FileLimits, config: ChunkingConfig, max_tokens: int, counter: TokenCounter
+) -> list[ChunkedFile]:
+    """Runs on a worker: each file read where it lies (a shared filesystem), parsed, chunked."""
     chunker = Chunker(counter, config, max_tokens=max_tokens)
-    return chunk_parsed(parse_one(path, kb, limits), chunker, kb, limits)
+    return [chunk_parsed(parse_one(path, kb, limits), chunker, kb, limits) for path in paths]
+
+
+def task_batches(paths: Iterable[str]) -> Iterator[list[str]]:
+    """Consecutive paths grouped up to ``FILES_PER_TASK`` files or ``BYTES_PER_TASK`` bytes."""
+    batch: list[str] = []
+    size = 0
+    for path in paths:
+        try:
+            size += os.path.getsize(path)
+        except OSError:
+            pass  # gone since the plan: its task reports it
+        batch.append(path)
+        if len(batch) >= FILES_PER_TASK or size >= BYTES_PER_TASK:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 @dataclass(slots=True)
 class RayChunkSource:
-    """``ChunkSource`` on a cluster: ``in_flight`` files at most, so the driver's memory stays flat."""
+    """``ChunkSource`` on a cluster: ``in_flight`` tasks at most, so the driver's memory stays flat."""
 
     counter: TokenCounter
     in_flight: int
@@ -38,24 +61,25 @@ class RayChunkSource:
         if self._counter_ref is None:
             self._counter_ref = ray.put(self.counter)  # sent to the object store once, not per task
         task = ray.remote(parse_and_chunk).options(num_cpus=1, max_retries=self.max_retries)
-        pending: deque[tuple[str, Any]] = deque()
-        queue = iter(paths)
+        pending: deque[tuple[list[str], Any]] = deque()
+        queue = task_batches(paths)
 
-        def submit(path: str) -> None:
-            ref = task.remote(path, kb, limits, chunker.config, chunker.max_tokens, self._counter_ref)
-            pending.append((path, ref))
+        def submit(batch: list[str]) -> None:
+            ref = task.remote(batch, kb, limits, chunker.config, chunker.max_tokens, self._counter_ref)
+            pending.append((batch, ref))
 
-        for path in queue:
-            submit(path)
+        for batch in queue:
+            submit(batch)
             if len(pending) >= self.in_flight:
                 break
         while pending:
-            path, ref = pending.popleft()
+            batch, ref = pending.popleft()
             try:
-                result: ChunkedFile = ray.get(ref)
+                results: list[ChunkedFile] = ray.get(ref)
             except ray.exceptions.RayError as exc:  # its worker was lost more than max_retries times
-                result = ChunkedFile(path, None, f"parse task failed on the cluster: {str(exc).splitlines()[0]}")
+                reason = f"parse task failed on the cluster: {str(exc).splitlines()[0]}"
+                results = [ChunkedFile(path, None, reason) for path in batch]
             following = next(queue, None)
             if following is not None:
                 submit(following)
-            yield result
+            yield from results

@@ -39,7 +39,9 @@ def test_one_cpu_actor_per_node_keeps_the_configured_cpu_batching() -> None:
     assert plan.count == 3 and "num_gpus" not in plan.options and plan.options["num_cpus"] == 1
     assert plan.settings.device is None and plan.settings.batch_tokens is None and plan.batch == 32
     assert _plan(gpus=0, actors=5).count == 5
-    assert _plan(gpus=0, cpus=1, nodes=1).count == 1
+    alone = _plan(gpus=0, cpus=1, nodes=1)
+    assert alone.count == 1 and alone.options["num_cpus"] == 0  # the one CPU stays free for parsing
+    assert _plan(gpus=2, cpus=2).options["num_cpus"] == 0
 
 
 @pytest.mark.parametrize(
@@ -94,3 +96,18 @@ def test_a_once_failpoint_fires_in_the_first_process_only(tmp_path: Path) -> Non
     second = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert first.returncode == -signal.SIGKILL and marker.exists()
     assert second.returncode == 0 and second.stdout.strip() == "survived"
+
+
+def test_parse_tasks_take_runs_of_small_files_and_a_large_file_alone(tmp_path: Path) -> None:
+    from ingest.ray_engine.parsing import BYTES_PER_TASK, FILES_PER_TASK, task_batches
+
+    small = [tmp_path / f"s{i:03}.txt" for i in range(FILES_PER_TASK + 5)]
+    for path in small:
+        path.write_text("a few words\n", encoding="utf-8")
+    large = tmp_path / "large.txt"
+    large.write_bytes(b"x" * BYTES_PER_TASK)
+    paths = [str(p) for p in small[:3]] + [str(large)] + [str(p) for p in small[3:]] + [str(tmp_path / "gone.txt")]
+    batches = list(task_batches(paths))
+    assert [p for batch in batches for p in batch] == paths  # every path once, in order
+    assert batches[0] == paths[:4]  # the large file closes the run it ends
+    assert len(batches[1]) == FILES_PER_TASK and batches[2] == paths[4 + FILES_PER_TASK :]
