@@ -47,7 +47,7 @@ COPY rag ./rag
 COPY search_proxy ./search_proxy
 COPY servicekit ./servicekit
 COPY --from=ui /ui-dist ./rag/api/static/ui
-RUN python -m pip install ".[ray]" \
+RUN python -m pip install ".[ray,s3]" \
     && python -m pip install --no-deps "unstructured-inference==1.6.14"
 
 # Prompt templates are files, read at run time (RAG_PROMPT__PROMPTS_DIR); data/ is the sample KB.

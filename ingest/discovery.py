@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ingest.errors import RootUnavailable
 from ingest.loaders import SUPPORTED_EXTENSIONS
+from ingest.object_store import ObjectFile, is_object_uri, list_objects, normalise_root
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Discovery:
     """Files to read (real paths, each once, in a stable order) and what was left out."""
 
     files: list[Path] = field(default_factory=list)
+    objects: list[ObjectFile] = field(default_factory=list)  # under object-store roots (s3://...)
     skipped: list[SkippedPath] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)  # folders whose contents are unknown this run
     empty_roots: list[str] = field(default_factory=list)  # folders with nothing in them at all
@@ -55,9 +57,15 @@ def _inside(path: str, roots: Sequence[str]) -> bool:
 
 
 def check_roots(roots: Iterable[str | Path]) -> list[str]:
-    """The roots as real absolute paths; ``RootUnavailable`` for one that is missing or unreadable."""
+    """The roots as real absolute paths (object-store URIs as given, without a trailing slash);
+    ``RootUnavailable`` for one that is missing or unreadable."""
     resolved: list[str] = []
     for raw in roots:
+        if is_object_uri(raw):
+            uri = normalise_root(str(raw))
+            if uri not in resolved:
+                resolved.append(uri)
+            continue
         path = Path(raw).expanduser()
         try:
             info = path.stat()
@@ -161,7 +169,13 @@ def discover(roots: Iterable[str | Path]) -> Discovery:
     resolved = check_roots(roots)
     walker = _Walker(resolved)
     for root in resolved:
-        if os.path.isdir(root):
+        if is_object_uri(root):
+            listing = list_objects(root, SUPPORTED_EXTENSIONS)
+            walker.found.objects += listing.files
+            walker.found.skipped += [SkippedPath(path, reason) for path, reason in listing.skipped]
+            if listing.empty:
+                walker.found.empty_roots.append(root)
+        elif os.path.isdir(root):
             walker.walk(root, is_root=True)
         else:
             walker.add_file(root)

@@ -6,8 +6,9 @@ import hashlib
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from ingest.containers import OLE_SIGNATURE, ole_reason, pdf_reason, zip_reason
@@ -59,7 +60,7 @@ def document_id(kb: str, source: str) -> str:
     return hashlib.sha256(f"{kb}\x00{source}".encode()).hexdigest()[:32]
 
 
-def _check_bytes(path: Path, data: bytes, ext: str, limits: FileLimits) -> None:
+def _check_bytes(path: PurePath, data: bytes, ext: str, limits: FileLimits) -> None:
     """Reject files whose bytes cannot be what their extension claims, or that unpack to more
     than ``limits`` allow, before a parser sees them."""
     if not data:
@@ -124,7 +125,7 @@ def _partitioner(ext: str) -> Callable[..., list[Any]]:
     raise AssertionError(ext)
 
 
-def _partition(path: Path, data: bytes, ext: str) -> list[Any]:
+def _partition(path: PurePath, data: bytes, ext: str, on_disk: bool) -> list[Any]:
     install_offline_nlp()
     partition = _partitioner(ext)
     # languages=[""]: skip unstructured's per-file language detection (langdetect, ~25 ms a
@@ -134,15 +135,21 @@ def _partition(path: Path, data: bytes, ext: str) -> list[Any]:
         return list(partition(text=decode_text(str(path), data), languages=[""]))
     if ext in _TEXT_FORMATS:
         decode_text(str(path), data)  # reject binary or undecodable files with a clear reason
-    return list(partition(filename=str(path), languages=[""]))
+    if on_disk:
+        return list(partition(filename=str(path), languages=[""]))
+    # an object's bytes: parsed from a private temporary copy, by the same code path as a file
+    with tempfile.TemporaryDirectory(prefix="askdocs-object-") as folder:
+        copy = Path(folder) / f"object{ext}"
+        copy.write_bytes(data)
+        return list(partition(filename=str(copy), languages=[""]))
 
 
-def _elements(path: Path, data: bytes, ext: str) -> list[Element]:
+def _elements(path: PurePath, data: bytes, ext: str, on_disk: bool = True) -> list[Element]:
     if ext == ".txt":
         from ingest.plaintext import plain_text_elements  # imports unstructured's cleaners (~0.4 s): only to parse
 
         return plain_text_elements(decode_text(str(path), data))
-    return _to_elements(_partition(path, data, ext))
+    return _to_elements(_partition(path, data, ext, on_disk))
 
 
 def _to_elements(raw: list[Any]) -> list[Element]:
@@ -166,7 +173,7 @@ def _to_elements(raw: list[Any]) -> list[Element]:
     return elements
 
 
-def _title(path: Path, elements: list[Element]) -> str:
+def _title(path: PurePath, elements: list[Element]) -> str:
     for element in elements[:5]:
         if element.category in _TITLE_CATEGORIES and 2 <= len(element.text) <= 200:
             return element.text
@@ -192,28 +199,32 @@ def _read(path: Path, limits: FileLimits) -> bytes:
 
 
 def load_file(path: str | Path, kb: str, limits: FileLimits | None = None) -> ParsedDocument:
-    """Parse one file into a ``ParsedDocument``; raise ``ParseError`` with a reason a person can act on."""
-    path = Path(path).resolve()
+    """Parse one file (a path, or an object-store URI) into a ``ParsedDocument``; raise
+    ``ParseError`` with a reason a person can act on."""
+    from ingest.object_store import is_object_uri, key_path, read_object
+
     limits = limits or FileLimits()
-    ext = path.suffix.lower()
+    remote = is_object_uri(path)
+    source = str(path) if remote else str(Path(path).resolve())
+    name: PurePath = key_path(source) if remote else Path(source)  # names the file: its suffix and stem
+    ext = name.suffix.lower()
     if ext not in SUPPORTED_EXTENSIONS:
-        raise UnsupportedFormat(str(path), f"unsupported file type {ext or '(none)'!r}")
-    data = _read(path, limits)
-    _check_bytes(path, data, ext, limits)
+        raise UnsupportedFormat(source, f"unsupported file type {ext or '(none)'!r}")
+    data = read_object(source, limits) if remote else _read(Path(source), limits)
+    _check_bytes(name, data, ext, limits)
     try:
-        elements = _elements(path, data, ext)
+        elements = _elements(name, data, ext, on_disk=not remote)
     except ParseError:
         raise
     except Exception as exc:  # parsers raise anything from KeyError to zipfile.BadZipFile
-        raise ParseError(str(path), f"could not parse {ext[1:].upper()} file: {type(exc).__name__}: {exc}") from exc
+        raise ParseError(source, f"could not parse {ext[1:].upper()} file: {type(exc).__name__}: {exc}") from exc
     if not elements:
         hint = " (a scanned PDF needs OCR, which is not enabled)" if ext == ".pdf" else ""
-        raise ParseError(str(path), f"no extractable text{hint}")
-    source = str(path)
+        raise ParseError(source, f"no extractable text{hint}")
     return ParsedDocument(
         doc_id=document_id(kb, source),
         source=source,
-        title=_title(path, elements),
+        title=_title(name, elements),
         elements=elements,
         content_hash=hashlib.sha256(data).hexdigest(),
         file_type=ext[1:],

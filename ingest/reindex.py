@@ -25,6 +25,7 @@ from ingest.failpoints import failpoint
 from ingest.limits import FileLimits
 from ingest.loaders import document_id, parser_version
 from ingest.manifest import FileRecord, Manifest
+from ingest.object_store import ObjectFile, is_object_uri, object_hash
 from ingest.progress import FileOutcome, ProgressListener, run_reported
 from ingest.sinks import KbIndexSink
 from ingest.stores.base import MetadataFilter, VectorStore
@@ -100,6 +101,8 @@ class ReindexReport:
 
 
 def file_hash(path: str) -> str:
+    if is_object_uri(path):
+        return object_hash(path)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -213,17 +216,12 @@ class ReindexJob:
         """What a job over ``roots`` would do; ``RootUnavailable`` when a root is missing or unreadable."""
         roots = list(roots)
         found = discover(roots)
-        root_list = [str(Path(r).expanduser().resolve()) for r in roots]
+        root_list = check_roots(roots)
         plan = Plan(skipped=found.skipped)
         on_disk: set[str] = set()
-        for file in found.files:
-            path = str(file)
-            try:
-                stat = file.stat()
-            except OSError:
-                continue  # gone since it was listed: handled as deleted below
+        for disk in self._listed(found.files, found.objects):
+            path = disk.path
             on_disk.add(path)
-            disk = DiskFile(path, stat.st_size, stat.st_mtime_ns)
             record = self.manifest.get(path)
             if record is None:
                 plan.new.append(disk)
@@ -245,6 +243,17 @@ class ReindexJob:
             ]
             plan.empty_roots = [(root, sum(_under(r.path, [root]) for r in records)) for root in found.empty_roots]
         return plan
+
+    @staticmethod
+    def _listed(files: list[Path], objects: list[ObjectFile]) -> Iterator[DiskFile]:
+        for file in files:
+            try:
+                stat = file.stat()
+            except OSError:
+                continue  # gone since it was listed: handled as deleted
+            yield DiskFile(str(file), stat.st_size, stat.st_mtime_ns)
+        for item in objects:
+            yield DiskFile(item.path, item.size, item.mtime_ns)
 
     def check_deletions(self, plan: Plan, *, allow_mass_delete: bool = False) -> None:
         """Raise ``MassDeleteRefused`` when ``plan`` would delete too much (see ``ingest.deletion_guard``)."""
@@ -339,7 +348,7 @@ class ReindexJob:
                 path=disk.path,
                 size=disk.size,
                 mtime_ns=disk.mtime_ns,
-                content_hash=file_hash(disk.path) if os.path.exists(disk.path) else "",
+                content_hash=file_hash(disk.path) if is_object_uri(disk.path) or os.path.exists(disk.path) else "",
                 doc_id=document_id(self.kb, disk.path),
                 status="failed",
                 parser_version=parser_version(disk.path),

@@ -12,7 +12,7 @@ fi
 . .venv/bin/activate
 python -m pip install -q --upgrade "pip>=24" wheel
 python -m pip install -q -r requirements-torch.txt
-python -m pip install -q -e ".[dev,ray]"  # ray: the tests run the Ray engine too
+python -m pip install -q -e ".[dev,ray,s3]"  # the tests run the Ray engine and s3:// roots too
 python -m pip install -q --no-deps "unstructured-inference==1.6.14"
 echo "installed into .venv ($(python --version))"
 bash scripts/build_ui.sh

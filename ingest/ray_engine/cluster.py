@@ -16,9 +16,19 @@ from ingest.settings import RaySettings
 log = logging.getLogger(__name__)
 
 # Passed to the job's workers, so that a cluster started elsewhere runs them as this process runs
-# (offline or through a hub mirror; crash-test failpoints). Settings travel as arguments, and
-# cache folders stay each node's own.
-FORWARDED_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_ENDPOINT", "RAG_FAILPOINT", "RAG_FAILPOINT_ONCE")
+# (offline or through a hub mirror, the same S3-compatible endpoint; crash-test failpoints).
+# Settings travel as arguments; cache folders and credentials stay each node's own.
+FORWARDED_ENV = (
+    "HF_HUB_OFFLINE",
+    "TRANSFORMERS_OFFLINE",
+    "HF_ENDPOINT",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "RAG_FAILPOINT",
+    "RAG_FAILPOINT_ONCE",
+)
 
 
 @dataclass(frozen=True, slots=True)

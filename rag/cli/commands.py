@@ -104,7 +104,7 @@ def _job_failed(kb: str, exc: Exception, code: int, as_json: bool) -> None:
 
 
 def _run_job(
-    paths: list[Path],
+    paths: list[str],
     kb: str,
     *,
     delete_missing: bool,
@@ -190,7 +190,9 @@ StoreOnDriverOption = Annotated[
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="files or folders to index (folders recursively)")],
+    paths: Annotated[
+        list[str], typer.Argument(help="files or folders to index (folders recursively), or s3://bucket/prefix")
+    ],
     kb: KbOption = "default",
     as_json: JsonOption = False,
     workers: WorkersOption = None,
@@ -218,7 +220,9 @@ def ingest(
 
 @app.command()
 def reindex(
-    paths: Annotated[list[Path], typer.Argument(help="folders (or files) the knowledge base mirrors")],
+    paths: Annotated[
+        list[str], typer.Argument(help="folders (or files, or s3://bucket/prefix) the knowledge base mirrors")
+    ],
     kb: KbOption = "default",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the plan, change nothing")] = False,
     verify: Annotated[

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 
 from ingest.manifest import Manifest
 from ingest.stores.chroma import ChromaStore
+from tests.fakes.object_store import S3Server, s3_server
 from tests.integration.ingest.kb_layout import (
     ROOT,
     SAMPLES,
@@ -37,17 +39,31 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def ray_address() -> Iterator[str]:
-    """One local cluster for the module; every job joins it as a driver of its own."""
+def s3() -> Iterator[S3Server]:
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ray_address(s3: S3Server) -> Iterator[str]:
+    """One local cluster for the module; every job joins it as a driver of its own. Its nodes hold
+    the object store's credentials, as a real cluster's nodes (or their pod roles) do."""
+    saved = {name: os.environ.get(name) for name in s3.env}
+    os.environ.update(s3.env)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="askdocs-tests")
     try:
         yield str(ray.get_runtime_context().gcs_address)
     finally:
         ray.shutdown()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def reindex(
-    data_dir: Path, folder: Path, *args: str, engine: str = "ray", address: str = "", **env: str
+    data_dir: Path, folder: Path | str, *args: str, engine: str = "ray", address: str = "", **env: str
 ) -> subprocess.CompletedProcess[str]:
     ray_args = ["--engine", "ray", "--ray-address", address] if engine == "ray" else ["--workers", "0"]
     options = ["--kb", "kb", "--json", *ray_args, *args]
@@ -190,3 +206,19 @@ def test_an_embedding_actor_killed_mid_batch_is_restarted_and_nothing_is_lost(
     assert fired.exists()  # the actor really died mid-job
     assert summary(result)["indexed"] == len(SAMPLES)
     assert_same_kb(local, distributed)
+
+
+def test_files_in_an_object_store_are_parsed_by_the_workers(
+    tmp_path: Path, folder: Path, ray_address: str, s3: S3Server
+) -> None:
+    s3.bucket("handbook")
+    for path in sorted(folder.iterdir()):
+        s3.put("handbook", f"docs/{path.name}", path.read_bytes())
+    root = "s3://handbook/docs"
+    local = reindex(tmp_path / "local", root, engine="local", **s3.env)
+    distributed = reindex(tmp_path / "ray", root, address=ray_address, **s3.env)
+    assert local.returncode == 0 and distributed.returncode == 0, distributed.stderr
+    assert summary(distributed)["indexed"] == len(SAMPLES)
+    assert_same_kb(tmp_path / "local", tmp_path / "ray")
+    with Manifest(tmp_path / "ray" / "manifests" / "kb.sqlite") as manifest:
+        assert sorted(r.path for r in manifest.all()) == sorted(f"{root}/{name}" for name in SAMPLES)

@@ -273,7 +273,7 @@ def test_dockerfile_installs_cpu_torch_first_and_runs_real_commands() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     lines = [line.strip() for line in text.replace("\\\n", " ").splitlines() if not line.strip().startswith("#")]
     torch = next(i for i, line in enumerate(lines) if "-r requirements-torch.txt" in line)
-    project = next(i for i, line in enumerate(lines) if re.search(r'pip install (\.|"\.\[ray\]")(\s|$)', line))
+    project = next(i for i, line in enumerate(lines) if re.search(r'pip install (\.|"\.\[[a-z0-9,]+\]")(\s|$)', line))
     assert torch < project, "CPU torch must be installed before the project"
     assert '--no-deps "unstructured-inference==1.6.14"' in lines[project]
     pinned = (ROOT / "requirements-torch.txt").read_text(encoding="utf-8")
