@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -92,18 +93,34 @@ class CachedEmbedder:
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         return self.inner.embed_queries(texts)
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+    @property
+    def pipelined(self) -> bool:
+        """Whether ``submit_documents`` runs in the background (the inner embedder is remote)."""
+        return bool(getattr(self.inner, "pipelined", False))
+
+    def submit_documents(self, texts: list[str]) -> Callable[[], list[list[float]]]:
+        """``embed_documents`` started now, its vectors returned by the call it gives back: the
+        texts not in the cache go to the inner embedder's ``submit_documents`` when it has one."""
         keys = [text_key(t) for t in texts]
         cached = self.cache.get_many(self.encoder_id, list(dict.fromkeys(keys)))
         missing: dict[str, str] = {}
         for key, text in zip(keys, texts, strict=True):
             if key not in cached:
                 missing.setdefault(key, text)
-        if missing:
-            vectors = self.inner.embed_documents(list(missing.values()))
-            fresh = dict(zip(missing, vectors, strict=True))
-            self.cache.put_many(self.encoder_id, fresh)
-            cached.update(fresh)
-        self.misses += len(missing)
-        self.hits += len(texts) - len(missing)
-        return [cached[key] for key in keys]
+        submit = getattr(self.inner, "submit_documents", None)
+        pending = submit(list(missing.values())) if missing and callable(submit) else None
+
+        def result() -> list[list[float]]:
+            if missing:
+                vectors = pending() if pending is not None else self.inner.embed_documents(list(missing.values()))
+                fresh = dict(zip(missing, vectors, strict=True))
+                self.cache.put_many(self.encoder_id, fresh)
+                cached.update(fresh)
+            self.misses += len(missing)
+            self.hits += len(texts) - len(missing)
+            return [cached[key] for key in keys]
+
+        return result
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.submit_documents(texts)()

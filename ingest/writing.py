@@ -9,7 +9,8 @@ says how a finished document is written (the job with its crash-safe manifest ma
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
@@ -72,13 +73,32 @@ def embed_slices(
     The whole window is sorted by token count here, since the embedder can only sort what one
     call gives it; slicing the sorted list keeps its batches evenly padded while ``progress``
     hears of every slice. Duplicates are reported once all are embedded, so the counts add up.
+
+    A ``pipelined`` embedder (its model elsewhere: ``ingest.ray_engine``) is given the next
+    slice before this one is handed over, so the caller writes while the next slice is embedded.
     """
     unique = sorted(dict.fromkeys(texts), key=lambda text: -embedder.count_tokens(text))
-    for start in range(0, len(unique), size):
-        part = unique[start : start + size]
-        vectors = dict(zip(part, embedder.embed_documents(part), strict=True))
+    submit = getattr(embedder, "submit_documents", None)
+    ahead = 1 if getattr(embedder, "pipelined", False) and callable(submit) else 0
+
+    def start(part: list[str]) -> Callable[[], list[list[float]]]:
+        if ahead:
+            return submit(part)  # type: ignore[no-any-return, misc]
+        return lambda: embedder.embed_documents(part)
+
+    def finish(part: list[str], result: Callable[[], list[list[float]]]) -> Vectors:
+        vectors = dict(zip(part, result(), strict=True))
         progress.chunks_embedded(len(part))
-        yield vectors
+        return vectors
+
+    pending: deque[tuple[list[str], Callable[[], list[list[float]]]]] = deque()
+    for begin in range(0, len(unique), size):
+        part = unique[begin : begin + size]
+        pending.append((part, start(part)))
+        if len(pending) > ahead:
+            yield finish(*pending.popleft())
+    while pending:
+        yield finish(*pending.popleft())
     if len(texts) > len(unique):
         progress.chunks_embedded(len(texts) - len(unique))
 

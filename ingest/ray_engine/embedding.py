@@ -10,6 +10,7 @@ written twice.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,28 +169,38 @@ class RayEmbedder:
     def count_tokens(self, text: str) -> int:
         return self._facts.counter(text)
 
+    pipelined = True  # ``submit_documents`` returns at once: the job writes while the actors embed
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._spread(texts, "embed")()
+
+    def submit_documents(self, texts: list[str]) -> Callable[[], list[list[float]]]:
         return self._spread(texts, "embed")
 
     def embed_query(self, text: str) -> list[float]:
-        return self._spread([text], "embed_queries")[0]
+        return self._spread([text], "embed_queries")()[0]
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
-        return self._spread(texts, "embed_queries")
+        return self._spread(texts, "embed_queries")()
 
-    def _spread(self, texts: list[str], method: str) -> list[list[float]]:
+    def _spread(self, texts: list[str], method: str) -> Callable[[], list[list[float]]]:
+        """Send one contiguous part of ``texts`` to each actor now; the call returned waits for them."""
         if not texts:
-            return []
+            return list
         import ray
 
         size = -(-len(texts) // len(self._actors))
         parts = [texts[start : start + size] for start in range(0, len(texts), size)]
         calls = [getattr(actor, method).remote(part) for actor, part in zip(self._actors, parts, strict=False)]
-        try:
-            arrays = ray.get(calls)
-        except ray.exceptions.RayError as exc:
-            raise EmbeddingError(f"embedding on the Ray cluster failed: {_cause(exc)}") from exc
-        return [row.tolist() for array in arrays for row in array]
+
+        def result() -> list[list[float]]:
+            try:
+                arrays = ray.get(calls)
+            except ray.exceptions.RayError as exc:
+                raise EmbeddingError(f"embedding on the Ray cluster failed: {_cause(exc)}") from exc
+            return [row.tolist() for array in arrays for row in array]
+
+        return result
 
 
 def _cause(exc: BaseException) -> str:

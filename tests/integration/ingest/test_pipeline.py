@@ -248,3 +248,36 @@ def test_a_window_is_embedded_longest_first_in_slices_that_report_progress(bundl
     assert set(vectors) == set(distinct)
     alone = bundled_embedder.embed_documents([distinct[3]])[0]
     assert sum(a * b for a, b in zip(vectors[distinct[3]], alone, strict=True)) > 0.99999
+
+
+def test_a_remote_embedder_is_given_the_next_slice_before_this_one_is_written() -> None:
+    """With a ``pipelined`` embedder (the Ray engine's actors) the caller writes a slice while the
+    next one is embedded: exactly one slice ahead, results in order, counts as without it."""
+    from ingest.writing import embed_slices
+
+    events: list[str] = []
+
+    class Remote:
+        pipelined = True
+
+        def count_tokens(self, text: str) -> int:
+            return len(text)
+
+        def submit_documents(self, texts: list[str]) -> Any:
+            events.append(f"submit {texts[0]}")
+            return lambda: [[float(len(t)), 1.0] for t in texts]
+
+    texts = [("x" * n) for n in range(10, 0, -1)]  # already longest first
+    recorder = Recorder()
+    slices = embed_slices(Remote(), texts, recorder, size=4)  # type: ignore[arg-type]
+    for part in slices:
+        events.append(f"write {min(part, key=len)}")
+    assert events == [
+        "submit " + "x" * 10,
+        "submit " + "x" * 6,
+        "write " + "x" * 7,
+        "submit " + "x" * 2,
+        "write " + "x" * 3,
+        "write " + "x",
+    ]
+    assert recorder.embedded == len(texts)
