@@ -50,12 +50,18 @@ def key_path(uri: str) -> PurePosixPath:
     return PurePosixPath(urlparse(uri).path)
 
 
-@lru_cache(maxsize=4)
 def _filesystem(scheme: str) -> Any:
+    # one client per endpoint: fsspec's own instance cache would not see AWS_ENDPOINT_URL change
+    return _client(scheme, os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL"))
+
+
+@lru_cache(maxsize=8)
+def _client(scheme: str, endpoint: str | None) -> Any:
     try:
         import fsspec
 
-        return fsspec.filesystem(scheme, use_listings_cache=False)
+        options: dict[str, Any] = {"endpoint_url": endpoint} if endpoint else {}
+        return fsspec.filesystem(scheme, use_listings_cache=False, skip_instance_cache=True, **options)
     except ImportError as exc:
         raise RootUnavailable(f"reading {scheme}:// needs the 's3' extra: pip install 'askdocs[s3]'") from exc
 

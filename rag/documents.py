@@ -13,11 +13,13 @@ import hashlib
 import mimetypes
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
-from ingest.errors import KnowledgeBaseNotFound
+from ingest.errors import KnowledgeBaseNotFound, ParseError
+from ingest.limits import FileLimits
 from ingest.manifest import FileRecord, Manifest, Status
+from ingest.object_store import is_object_uri, key_path, read_object
 from ingest.rebuild import KbFiles
 from ingest.stores.base import VectorStore
 from ingest.types import Hit
@@ -131,10 +133,11 @@ class DocumentCatalog:
         """The bytes that were indexed, or ``DocumentChanged``. Read once and hashed in memory
         (not with ``ingest.reindex.file_hash`` on the path), so the bytes sent are the bytes checked."""
         record = self._record(kb, doc_id)
-        path = Path(record.path)
+        remote = is_object_uri(record.path)
+        path: PurePath = key_path(record.path) if remote else Path(record.path)
         try:
-            content = path.read_bytes()
-        except OSError as exc:
+            content = read_object(record.path, FileLimits()) if remote else Path(path).read_bytes()
+        except (OSError, ParseError) as exc:
             raise DocumentChanged(path.name, "it is no longer where it was indexed from") from exc
         if hashlib.sha256(content).hexdigest() != record.content_hash:
             raise DocumentChanged(path.name, "it changed since it was indexed; re-index to see the new version")

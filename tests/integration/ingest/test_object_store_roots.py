@@ -117,3 +117,31 @@ def test_an_emptied_prefix_is_refused_by_the_mass_delete_guard(s3: S3Server, buc
     result = reindex(s3, tmp_path / "data", root)
     assert result.returncode == 1 and summary(result)["status"] == "refused", result.stdout
     assert chunks_by_source(tmp_path / "data") == before
+
+
+def test_the_indexed_bytes_of_an_object_are_served_until_it_changes(
+    s3: S3Server, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.documents import DocumentCatalog
+    from rag.errors import DocumentChanged
+
+    root = f"s3://{bucket}/handbook"
+    assert reindex(s3, tmp_path / "data", root).returncode == 0
+    for name, value in s3.env.items():
+        monkeypatch.setenv(name, value)  # the API reads objects with its own credentials
+    with Manifest(tmp_path / "data" / "manifests" / "kb.sqlite") as manifest:
+        record = manifest.get(f"{root}/warranty_policy.pdf")
+    assert record is not None
+    from chromadb.api.client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
+    catalog = DocumentCatalog(tmp_path / "data", ChromaStore(tmp_path / "data" / "chroma"))
+    original = catalog.original("kb", record.doc_id)
+    assert original.content == (ROOT / "data" / "warranty_policy.pdf").read_bytes()
+    assert original.media_type == "application/pdf" and original.filename == "warranty_policy.pdf"
+    s3.put(bucket, "handbook/warranty_policy.pdf", b"%PDF-1.4 another version")
+    with pytest.raises(DocumentChanged, match="changed since it was indexed"):
+        catalog.original("kb", record.doc_id)
+    s3.delete(bucket, "handbook/warranty_policy.pdf")
+    with pytest.raises(DocumentChanged, match="no longer where it was indexed"):
+        catalog.original("kb", record.doc_id)
