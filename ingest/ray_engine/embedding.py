@@ -9,7 +9,6 @@ written twice.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +20,6 @@ from ingest.errors import EmbeddingError
 from ingest.failpoints import failpoint
 from ingest.ray_engine.tokens import TokenCounter, token_counter_of
 from ingest.settings import EmbeddingSettings
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

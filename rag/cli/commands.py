@@ -119,6 +119,8 @@ def _run_job(
     ray_address: str | None = None,
     store_on_driver: bool = False,
 ) -> None:
+    if engine == "local" and (ray_address or store_on_driver):
+        _fail(ValueError("--ray-address and --store-on-driver go with --engine ray"))
     settings = get_settings()
     if ray_address:
         settings = settings.model_copy(update={"ray": settings.ray.model_copy(update={"address": ray_address})})
@@ -160,7 +162,8 @@ def _run_job(
 
 
 WorkersOption = Annotated[
-    int | None, typer.Option("--workers", help="parser processes (default: cores - 1; 0 parses in-process)")
+    int | None,
+    typer.Option("--workers", help="local engine: parser processes (default: cores - 1; 0 parses in-process)"),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print a machine-readable summary")]
 EngineOption = Annotated[

@@ -111,3 +111,14 @@ def test_parse_tasks_take_runs_of_small_files_and_a_large_file_alone(tmp_path: P
     assert [p for batch in batches for p in batch] == paths  # every path once, in order
     assert batches[0] == paths[:4]  # the large file closes the run it ends
     assert len(batches[1]) == FILES_PER_TASK and batches[2] == paths[4 + FILES_PER_TASK :]
+
+
+def test_cluster_options_without_the_ray_engine_are_an_error_not_ignored(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from rag.cli.commands import app
+
+    for option in (["--ray-address", "auto"], ["--store-on-driver"]):
+        result = CliRunner().invoke(app, ["reindex", str(tmp_path), "--kb", "kb", *option])
+        assert result.exit_code == 1 and "go with --engine ray" in result.output, result.output
+    assert not (tmp_path / "kb").exists() and list(tmp_path.iterdir()) == []  # nothing written
