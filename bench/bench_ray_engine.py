@@ -13,6 +13,8 @@ ONNX int8 encoder exported once before the clock starts:
     by the local engine parsing in its own process (``--workers 0``): the manifest, store and
     BM25 writes that every job's one driver does whatever the cluster's size, plus parsing, so
     a lower bound of that ceiling.
+    With ``--milvus``, the same against a Milvus 2.3 server on this machine (``.venv-milvus``,
+    ``scripts/install_milvus_server.sh``): the store a cluster job writes is a server.
 (4) a projection of chunks/s for a 10M-document corpus on K GPU nodes from a per-chunk cost
     model (see ``project``), printed with its assumptions.
 
@@ -64,6 +66,24 @@ def rag_reindex(folder: Path, data_dir: Path, env: dict[str, str], *args: str) -
     }
 
 
+def driver_ceiling_on_milvus(folder: Path, tmp: Path, env: dict[str, str]) -> dict[str, Any]:
+    """The cached ``--full`` rebuild into a Milvus server, its embedding cache copied from the
+    first local run (so every vector is a hit, as in the Chroma case)."""
+    import shutil
+
+    from bench_vector_stores import MilvusServer
+
+    data_dir = tmp / "milvus-data"
+    data_dir.mkdir()
+    shutil.copy(tmp / "local-0" / "embedding_cache.sqlite", data_dir / "embedding_cache.sqlite")
+    server = MilvusServer(tmp / "milvus-server")
+    try:
+        on_server = {**env, "RAG_STORE__BACKEND": "milvus", "RAG_STORE__URI": server.uri}
+        return rag_reindex(folder, data_dir, on_server, "--engine", "local", "--workers", "0", "--full")
+    finally:
+        server.stop()
+
+
 def parse_docs_per_s(folder: Path) -> float:
     """Files parsed and chunked a second on one CPU (in this process, nothing else running)."""
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -111,6 +131,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--scaling-limit", type=int, default=1000)
     parser.add_argument("--gpu-chunks-per-s", type=float, default=ASSUMED_GPU_CHUNKS_PER_S)
+    parser.add_argument("--milvus", action="store_true", help="also measure the driver's ceiling on a Milvus server")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -141,6 +162,9 @@ def main() -> None:
                 print(engine, runs[engine][-1], flush=True)
         ceiling = rag_reindex(folder, tmp / "local-0", env, "--engine", "local", "--workers", "0", "--full")
         print("driver ceiling", ceiling, flush=True)
+        ceiling_milvus = driver_ceiling_on_milvus(folder, tmp, env) if args.milvus else None
+        if ceiling_milvus:
+            print("driver ceiling, Milvus server", ceiling_milvus, flush=True)
         scaling = {}
         for cpus in (1, 2):
             limited = {**env, "RAG_RAY__LOCAL_CPUS": str(cpus)}
@@ -161,13 +185,14 @@ def main() -> None:
         "ray_over_local_wall": round(mean("ray", "wall_s") / mean("local", "wall_s"), 3),
         "ray_over_local_job": round(mean("ray", "job_s") / mean("local", "job_s"), 3),
         "driver_ceiling_full_cached": ceiling,
+        "driver_ceiling_full_cached_milvus_server": ceiling_milvus,
         "scaling_local_cpus": scaling,
         "scaling_2_over_1_chunks_per_s": round(scaling[2]["chunks_per_job_s"] / scaling[1]["chunks_per_job_s"], 3),
         "projection": project(
             10_000_000,
             chunks / docs,
             parse_docs_per_cpu_s=parse_rate,
-            driver_chunks_per_s=ceiling["chunks_per_job_s"],
+            driver_chunks_per_s=(ceiling_milvus or ceiling)["chunks_per_job_s"],
             gpu_chunks_per_s=args.gpu_chunks_per_s,
         ),
         "parse_docs_per_cpu_s": round(parse_rate, 1),
