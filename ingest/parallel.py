@@ -8,10 +8,13 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from ingest.errors import ParseError
+from ingest.failpoints import failpoint
 from ingest.limits import FileLimits
 from ingest.loaders import load_file
 from ingest.types import ParsedDocument
@@ -28,6 +31,7 @@ class Parsed:
 
 def parse_one(path: str, kb: str, limits: FileLimits | None = None) -> Parsed:
     """Runs in a worker; returns plain data (exceptions with custom fields do not pickle reliably)."""
+    failpoint(f"parse {Path(path).name}")  # crash tests: a parser that kills its process on one file
     try:
         return Parsed(path, load_file(path, kb, limits))
     except ParseError as exc:
@@ -65,7 +69,10 @@ def parse_files(
     """Parse files in input order; ``workers=0`` parses in this process.
 
     At most ``2 * workers`` files are in flight, so memory stays flat however many files there are,
-    and the consumer (embedding) overlaps with parsing in the pool.
+    and the consumer (embedding) overlaps with parsing in the pool. A parser that kills its
+    process (a crash in native code, the kernel's OOM killer) breaks the pool: the files that were
+    in flight are then parsed again one per process, so only the file that kills its process is
+    reported, and the rest go on in a new pool.
     """
     names = [str(p) for p in paths]
     workers = default_workers() if workers is None else workers
@@ -75,16 +82,39 @@ def parse_files(
         return
     # spawn: forking a process that already runs torch threads can deadlock.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=exit_with_parent) as pool:
-        pending: deque[Future[Parsed]] = deque()
-        queue = iter(names)
-        for path in queue:
-            pending.append(pool.submit(parse_one, path, kb, limits))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            result = pending.popleft().result()
-            next_path = next(queue, None)
-            if next_path is not None:
-                pending.append(pool.submit(parse_one, next_path, kb, limits))
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=exit_with_parent)
+
+    queue = iter(names)
+    pending: deque[tuple[str, Future[Parsed]]] = deque()
+    pool = new_pool()
+    try:
+        while True:
+            while len(pending) < 2 * workers and (following := next(queue, None)) is not None:
+                pending.append((following, pool.submit(parse_one, following, kb, limits)))
+            if not pending:
+                return
+            path, future = pending.popleft()
+            try:
+                result = future.result()
+            except BrokenProcessPool:
+                pool.shutdown(wait=True, cancel_futures=True)
+                in_flight = [path] + [other for other, _ in pending]
+                pending.clear()
+                for each in in_flight:
+                    yield _parse_alone(each, kb, limits, context)
+                pool = new_pool()
+                continue
             yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _parse_alone(path: str, kb: str, limits: FileLimits | None, context: BaseContext) -> Parsed:
+    """``parse_one`` in a process of its own, so a file that kills its process is told apart."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=exit_with_parent) as alone:
+        try:
+            return alone.submit(parse_one, path, kb, limits).result()
+        except BrokenProcessPool:
+            return Parsed(path, None, "the parser crashed its process on every try")

@@ -13,6 +13,7 @@ from typing import Any
 
 from ingest.chunk_sources import ChunkedFile, chunk_parsed
 from ingest.chunking import Chunker, ChunkingConfig
+from ingest.errors import EngineUnavailable
 from ingest.limits import FileLimits
 from ingest.parallel import parse_one
 from ingest.ray_engine.tokens import TokenCounter
@@ -64,22 +65,35 @@ class RayChunkSource:
         pending: deque[tuple[list[str], Any]] = deque()
         queue = task_batches(paths)
 
-        def submit(batch: list[str]) -> None:
-            ref = task.remote(batch, kb, limits, chunker.config, chunker.max_tokens, self._counter_ref)
-            pending.append((batch, ref))
+        def submit(batch: list[str]) -> Any:
+            return task.remote(batch, kb, limits, chunker.config, chunker.max_tokens, self._counter_ref)
 
         for batch in queue:
-            submit(batch)
+            pending.append((batch, submit(batch)))
             if len(pending) >= self.in_flight:
                 break
         while pending:
             batch, ref = pending.popleft()
-            try:
-                results: list[ChunkedFile] = ray.get(ref)
-            except ray.exceptions.RayError as exc:  # its worker was lost more than max_retries times
-                reason = f"parse task failed on the cluster: {str(exc).splitlines()[0]}"
-                results = [ChunkedFile(path, None, reason) for path in batch]
+            results = _collect(ray, batch, ref, submit)
             following = next(queue, None)
             if following is not None:
-                submit(following)
+                pending.append((following, submit(following)))
             yield from results
+
+
+def _collect(ray: Any, batch: list[str], ref: Any, submit: Any) -> list[ChunkedFile]:
+    """A task's results. A task whose worker kept dying (a parser that crashes its process, one
+    that runs out of memory) is run again one file a task, so only the file that kills its worker
+    is reported, with the reason; the others of its batch are indexed. Any other failure of the
+    cluster stops the job (``EngineUnavailable``): its files are not failures of their own, and
+    the next run picks them up."""
+    try:
+        return list(ray.get(ref))
+    except (ray.exceptions.WorkerCrashedError, ray.exceptions.OutOfMemoryError) as exc:
+        if len(batch) > 1:  # all at once, collected in order
+            singles = [([path], submit([path])) for path in batch]
+            return [result for one, again in singles for result in _collect(ray, one, again, submit)]
+        cause = "ran out of memory" if isinstance(exc, ray.exceptions.OutOfMemoryError) else "crashed its process"
+        return [ChunkedFile(batch[0], None, f"the parser {cause} on every try")]
+    except ray.exceptions.RayError as exc:
+        raise EngineUnavailable(f"the Ray cluster failed while parsing: {str(exc).splitlines()[0]}") from exc

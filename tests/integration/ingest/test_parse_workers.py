@@ -81,3 +81,20 @@ def test_sigkill_of_the_job_ends_its_workers_and_the_resource_tracker(tmp_path: 
     finally:
         if job.poll() is None:
             job.kill()
+
+
+def test_a_file_that_kills_its_parser_process_fails_alone_and_the_rest_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.parallel import parse_files
+
+    paths = []
+    for index in range(7):
+        name = "poison.md" if index == 2 else f"note{index}.md"
+        (tmp_path / name).write_text(f"# Note {index}\n\nShelf {index} holds pallets.\n", encoding="utf-8")
+        paths.append(str(tmp_path / name))
+    monkeypatch.setenv("RAG_FAILPOINT", "parse poison.md")  # the worker parsing it is SIGKILLed, every time
+    results = list(parse_files(paths, "kb", workers=2))
+    assert [r.path for r in results] == paths  # in order, each once
+    failed = {Path(r.path).name: r.error for r in results if r.document is None}
+    assert failed == {"poison.md": "the parser crashed its process on every try"}

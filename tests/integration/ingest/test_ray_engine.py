@@ -222,3 +222,18 @@ def test_files_in_an_object_store_are_parsed_by_the_workers(
     assert_same_kb(tmp_path / "local", tmp_path / "ray")
     with Manifest(tmp_path / "ray" / "manifests" / "kb.sqlite") as manifest:
         assert sorted(r.path for r in manifest.all()) == sorted(f"{root}/{name}" for name in SAMPLES)
+
+
+def test_a_file_that_crashes_its_parser_fails_alone_and_its_batch_is_indexed(
+    tmp_path: Path, folder: Path, ray_address: str
+) -> None:
+    (folder / "poison.md").write_text("# Poison\n\nThe parser dies on this file.\n", encoding="utf-8")
+    result = reindex(
+        tmp_path / "data", folder, address=ray_address, RAG_FAILPOINT="parse poison.md", RAG_RAY__MAX_RETRIES="1"
+    )
+    assert result.returncode == 2, result.stderr
+    report = summary(result)
+    assert report["indexed"] == len(SAMPLES)  # the files that shared its task are indexed
+    assert report["failed"] == [
+        {"path": str((folder / "poison.md").resolve()), "reason": "the parser crashed its process on every try"}
+    ]
