@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 from ingest.errors import ParseError, RootUnavailable
 from ingest.limits import FileLimits
@@ -45,9 +45,16 @@ def is_object_uri(path: str | os.PathLike[str]) -> bool:
     return "://" in str(path)
 
 
+def _parse(uri: str) -> ParseResult:
+    try:
+        return urlparse(uri)
+    except ValueError as exc:  # brackets read as an IPv6 host, a bad port
+        raise RootUnavailable(f"{uri} is not a valid object-store URI: {exc}") from exc
+
+
 def key_path(uri: str) -> PurePosixPath:
     """The object's key as a path: its name and suffix say what the file is."""
-    return PurePosixPath(urlparse(uri).path)
+    return PurePosixPath(_parse(uri).path)
 
 
 def _filesystem(scheme: str) -> Any:
@@ -67,7 +74,7 @@ def _client(scheme: str, endpoint: str | None) -> Any:
 
 
 def _scheme(uri: str) -> str:
-    scheme = urlparse(uri).scheme
+    scheme = _parse(uri).scheme
     if scheme not in SCHEMES:
         raise RootUnavailable(f"{uri}: only {', '.join(s + '://' for s in SCHEMES)} object stores are supported")
     return scheme
@@ -77,7 +84,7 @@ def normalise_root(uri: str) -> str:
     """``s3://bucket/prefix`` without a trailing slash; ``RootUnavailable`` when the bucket is
     missing or out of reach (nothing is changed)."""
     scheme = _scheme(uri)
-    parsed = urlparse(uri)
+    parsed = _parse(uri)
     if not parsed.netloc:
         raise RootUnavailable(f"{uri}: no bucket named")
     fs = _filesystem(scheme)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 
 from ingest.chunk_sources import JobEngine
 from ingest.discovery import check_roots
@@ -67,7 +68,7 @@ def _indexing(settings: RagSettings) -> Indexing:
 
 
 def _fail(exc: Exception) -> None:
-    ui.err.print(f"[red]error:[/red] {exc}")
+    ui.err.print(f"[red]error:[/red] {escape(str(exc))}")
     raise typer.Exit(EXIT_FAILED)
 
 
@@ -95,7 +96,7 @@ def _engine(
 
 def _job_failed(kb: str, exc: Exception, code: int, as_json: bool) -> None:
     """Say why a job did not run (or stopped): a line on stderr and, with ``--json``, a summary."""
-    ui.err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    ui.err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     if as_json:
         status = {EXIT_LOCKED: "locked"}.get(code, "refused" if isinstance(exc, REFUSALS) else "failed")
         summary = {"kb": kb, "ok": False, "status": status, "error": str(exc), "exit_code": code}
@@ -171,7 +172,7 @@ EngineOption = Annotated[
     typer.Option(
         "--engine",
         help="local: parser processes and the model on this machine; ray: parsing tasks and "
-        "embedding actors on a Ray cluster (pip install 'askdocs[ray]')",
+        "embedding actors on a Ray cluster (the 'ray' extra)",
     ),
 ]
 RayAddressOption = Annotated[
@@ -292,11 +293,11 @@ async def _ask(components: Components, request: AskRequest, show_reasoning: bool
                 in_reasoning = False
             ui.out.print(event.text, end="", highlight=False, markup=False)
         elif isinstance(event, WarningEvent):
-            ui.err.print(f"[yellow]warning:[/yellow] {event.message}")
+            ui.err.print(f"[yellow]warning:[/yellow] {escape(event.message)}")
         elif isinstance(event, DoneEvent):
             response = event.response
             if response.mode == "retrieval_only":
-                ui.out.print(f"[bold yellow]{response.notice}[/bold yellow]")
+                ui.out.print(f"[bold yellow]{escape(response.notice or '')}[/bold yellow]")
             else:
                 ui.out.print()
             response.warnings = []  # already shown as they came
@@ -385,7 +386,7 @@ def demo(
         with components.jobs.open(kb, job="demo") as job, ui.progress_for(ui.err) as progress:
             report = job.run([data], delete_missing=True, progress=progress)
         ui.print_reindex_report(report)
-        ui.out.print(f"\n[bold]question:[/bold] {question}\n")
+        ui.out.print(f"\n[bold]question:[/bold] {escape(question)}\n")
         asyncio.run(_ask(components, AskRequest(question=question, kb=kb), True, False))
     except (IngestError, RagError) as exc:
         _fail(exc)

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ingest.errors import IngestError, JobLocked
@@ -65,7 +66,7 @@ def open_store(settings: RagSettings, backend: str, location: str | None, token:
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> None:
-    ui.err.print(f"[red]error:[/red] {message}", highlight=False)
+    ui.err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import (
     BarColumn,
@@ -35,8 +36,9 @@ def warn_fallback(choice: EmbedderChoice) -> None:
     if choice.is_fallback:
         err.print(
             Panel(
-                f"[bold]{choice.requested}[/bold] could not be loaded:\n{choice.fallback_reason}\n\n"
-                f"Using the bundled offline model [bold]{choice.embedder.model_id}[/bold] instead. "
+                f"[bold]{escape(choice.requested)}[/bold] could not be loaded:\n"
+                f"{escape(choice.fallback_reason or '')}\n\n"
+                f"Using the bundled offline model [bold]{escape(choice.embedder.model_id)}[/bold] instead. "
                 "It is small and English-only; knowledge bases built now are tied to it.",
                 title="EMBEDDING MODEL FALLBACK",
                 border_style="yellow",
@@ -75,7 +77,8 @@ class RichProgress(ProgressListener):
     def file_done(self, outcome: FileOutcome) -> None:
         self.progress.advance(self.files)
         if outcome.status == "skipped":
-            self.progress.console.print(f"[yellow]skipped[/yellow] {outcome.path}: {outcome.reason}", highlight=False)
+            shown = escape(f"{outcome.path}: {outcome.reason}")
+            self.progress.console.print(f"[yellow]skipped[/yellow] {shown}", highlight=False)
 
     def chunks_embedded(self, count: int) -> None:
         self.chunks += count
@@ -89,7 +92,7 @@ def source_line(source: Source) -> str:
     if source.pages:
         where += f" p.{source.pages[0]}" if len(source.pages) == 1 else f" p.{source.pages[0]}-{source.pages[-1]}"
     score = f" score={source.score:.3f}" if source.score is not None else ""
-    return f"[{source.id}] {source.title} — {where}{score}"
+    return f"[{source.id}] {escape(source.title)} — {escape(where)}{score}"
 
 
 def print_sources(sources: list[Source], with_snippets: bool) -> None:
@@ -99,14 +102,17 @@ def print_sources(sources: list[Source], with_snippets: bool) -> None:
         out.print(source_line(source), highlight=False)
         if with_snippets:
             snippet = " ".join(source.snippet.split())
-            out.print(f"    {snippet[:300]}{'…' if len(snippet) > 300 else ''}", style="dim", highlight=False)
+            shown = escape(snippet[:300] + ("…" if len(snippet) > 300 else ""))
+            out.print(f"    {shown}", style="dim", highlight=False)
 
 
 def print_footer(response: AskResponse) -> None:
     if response.citations:
-        out.print("\n[bold]cited:[/bold] " + ", ".join(f"[{c.source_id}] {c.title}" for c in response.citations))
+        out.print(
+            "\n[bold]cited:[/bold] " + ", ".join(f"[{c.source_id}] {escape(c.title)}" for c in response.citations)
+        )
     for warning in response.warnings:
-        err.print(f"[yellow]warning:[/yellow] {warning}")
+        err.print(f"[yellow]warning:[/yellow] {escape(str(warning))}")
     t = response.timings
     ttft = f", first token {t.llm_ttft_ms:.0f} ms" if t.llm_ttft_ms is not None else ""
     out.print(f"[dim]retrieval {t.retrieval_ms:.0f} ms{ttft}, total {t.total_ms:.0f} ms[/dim]")
@@ -200,12 +206,12 @@ def print_plan(plan: Plan, as_json: bool, refusal: str | None = None) -> None:
         out.print(f"[bold]{name}[/bold]: {len(paths)}")
         if name != "unchanged":
             for path in paths:
-                out.print(f"  {path}", highlight=False)
+                out.print(f"  {escape(path)}", highlight=False)
     out.print(f"[bold]skipped[/bold]: {len(skipped)}")
     for item in plan.skipped:
-        out.print(f"  {item.path}: {item.reason}", highlight=False)
+        out.print(f"  {escape(item.path)}: {escape(item.reason)}", highlight=False)
     if refusal:
-        err.print(f"[red]a run would refuse:[/red] {refusal}", highlight=False)
+        err.print(f"[red]a run would refuse:[/red] {escape(refusal)}", highlight=False)
 
 
 def print_reindex_report(report: ReindexReport) -> None:
@@ -215,18 +221,18 @@ def print_reindex_report(report: ReindexReport) -> None:
     table.add_column("chunks", justify="right")
     table.add_column("reason")
     for f in report.indexed:
-        table.add_row("[green]indexed[/green]", Path(f.path).name, str(f.chunks), "")
+        table.add_row("[green]indexed[/green]", escape(Path(f.path).name), str(f.chunks), "")
     for f in report.failed:
-        table.add_row("[yellow]failed[/yellow]", Path(f.path).name, "", f.reason or "")
+        table.add_row("[yellow]failed[/yellow]", escape(Path(f.path).name), "", escape(f.reason or ""))
     for r in report.plan.failing:
-        table.add_row("[yellow]failed (unchanged)[/yellow]", Path(r.path).name, "", r.error or "")
+        table.add_row("[yellow]failed (unchanged)[/yellow]", escape(Path(r.path).name), "", escape(r.error or ""))
     for r in report.plan.deleted:
-        table.add_row("[red]deleted[/red]", Path(r.path).name, "", "")
+        table.add_row("[red]deleted[/red]", escape(Path(r.path).name), "", "")
     for s in report.plan.skipped:
-        table.add_row("[dim]skipped[/dim]", s.path, "", s.reason)
+        table.add_row("[dim]skipped[/dim]", escape(s.path), "", escape(s.reason))
     out.print(table)
     for line in report.repaired:
-        err.print(f"[yellow]repaired after an interrupted job:[/yellow] {line}")
+        err.print(f"[yellow]repaired after an interrupted job:[/yellow] {escape(line)}")
     failed = len(report.failed) + len(report.plan.failing)
     out.print(
         f"indexed {len(report.indexed)} file(s), failed {failed}, deleted {report.deleted}, "
