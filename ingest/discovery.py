@@ -41,6 +41,7 @@ class SkippedPath:
 class Discovery:
     """Files to read (real paths, each once, in a stable order) and what was left out."""
 
+    roots: list[str] = field(default_factory=list)  # as ``check_roots`` resolved them
     files: list[Path] = field(default_factory=list)
     objects: list[ObjectFile] = field(default_factory=list)  # under object-store roots (s3://...)
     skipped: list[SkippedPath] = field(default_factory=list)
@@ -168,6 +169,7 @@ def discover(roots: Iterable[str | Path]) -> Discovery:
     """
     resolved = check_roots(roots)
     walker = _Walker(resolved)
+    walker.found.roots = resolved
     for root in resolved:
         if is_object_uri(root):
             listing = list_objects(root, SUPPORTED_EXTENSIONS)

@@ -93,14 +93,10 @@ class CachedEmbedder:
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         return self.inner.embed_queries(texts)
 
-    @property
-    def pipelined(self) -> bool:
-        """Whether ``submit_documents`` runs in the background (the inner embedder is remote)."""
-        return bool(getattr(self.inner, "pipelined", False))
-
     def submit_documents(self, texts: list[str]) -> Callable[[], list[list[float]]]:
         """``embed_documents`` started now, its vectors returned by the call it gives back: the
-        texts not in the cache go to the inner embedder's ``submit_documents`` when it has one."""
+        texts not in the cache go to the inner embedder's ``submit_documents`` when it has one
+        (and to its ``embed_documents`` when the vectors are asked for, otherwise)."""
         keys = [text_key(t) for t in texts]
         cached = self.cache.get_many(self.encoder_id, list(dict.fromkeys(keys)))
         missing: dict[str, str] = {}

@@ -14,6 +14,7 @@ from typing import Any
 from ingest.containers import OLE_SIGNATURE, ole_reason, pdf_reason, zip_reason
 from ingest.errors import ParseError, UnsupportedFormat
 from ingest.limits import FileLimits
+from ingest.object_store import is_object_uri, key_path, read_object
 from ingest.offline_nlp import disable_analytics, install_offline_nlp
 from ingest.tables import html_table_to_text
 from ingest.textdecode import decode_text
@@ -201,8 +202,6 @@ def _read(path: Path, limits: FileLimits) -> bytes:
 def load_file(path: str | Path, kb: str, limits: FileLimits | None = None) -> ParsedDocument:
     """Parse one file (a path, or an object-store URI) into a ``ParsedDocument``; raise
     ``ParseError`` with a reason a person can act on."""
-    from ingest.object_store import is_object_uri, key_path, read_object
-
     limits = limits or FileLimits()
     remote = is_object_uri(path)
     source = str(path) if remote else str(Path(path).resolve())

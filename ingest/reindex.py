@@ -101,12 +101,16 @@ class ReindexReport:
 
 
 def file_hash(path: str) -> str:
+    """sha256 of a file's (or an object's) bytes; "" when it is gone."""
     if is_object_uri(path):
         return object_hash(path)
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except FileNotFoundError:
+        return ""
     return digest.hexdigest()
 
 
@@ -216,7 +220,7 @@ class ReindexJob:
         """What a job over ``roots`` would do; ``RootUnavailable`` when a root is missing or unreadable."""
         roots = list(roots)
         found = discover(roots)
-        root_list = check_roots(roots)
+        root_list = found.roots
         plan = Plan(skipped=found.skipped)
         on_disk: set[str] = set()
         for disk in self._listed(found.files, found.objects):
@@ -348,7 +352,7 @@ class ReindexJob:
                 path=disk.path,
                 size=disk.size,
                 mtime_ns=disk.mtime_ns,
-                content_hash=file_hash(disk.path) if is_object_uri(disk.path) or os.path.exists(disk.path) else "",
+                content_hash=file_hash(disk.path),
                 doc_id=document_id(self.kb, disk.path),
                 status="failed",
                 parser_version=parser_version(disk.path),

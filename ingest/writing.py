@@ -74,16 +74,17 @@ def embed_slices(
     call gives it; slicing the sorted list keeps its batches evenly padded while ``progress``
     hears of every slice. Duplicates are reported once all are embedded, so the counts add up.
 
-    A ``pipelined`` embedder (its model elsewhere: ``ingest.ray_engine``) is given the next
-    slice before this one is handed over, so the caller writes while the next slice is embedded.
+    The next slice is started before this one is handed over. An embedder with
+    ``submit_documents`` (the Ray engine's actors, through the embedding cache) embeds it
+    meanwhile, so the caller writes while the next slice is embedded; any other is only called
+    when its vectors are needed, so its work happens in the same order as without the look-ahead.
     """
     unique = sorted(dict.fromkeys(texts), key=lambda text: -embedder.count_tokens(text))
     submit = getattr(embedder, "submit_documents", None)
-    ahead = 1 if getattr(embedder, "pipelined", False) and callable(submit) else 0
 
     def start(part: list[str]) -> Callable[[], list[list[float]]]:
-        if ahead:
-            return submit(part)  # type: ignore[no-any-return, misc]
+        if callable(submit):
+            return submit(part)  # type: ignore[no-any-return]
         return lambda: embedder.embed_documents(part)
 
     def finish(part: list[str], result: Callable[[], list[list[float]]]) -> Vectors:
@@ -95,7 +96,7 @@ def embed_slices(
     for begin in range(0, len(unique), size):
         part = unique[begin : begin + size]
         pending.append((part, start(part)))
-        if len(pending) > ahead:
+        if len(pending) > 1:
             yield finish(*pending.popleft())
     while pending:
         yield finish(*pending.popleft())

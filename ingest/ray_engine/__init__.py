@@ -59,16 +59,7 @@ def ray_job_parts(settings: IngestSettings, *, store_on_driver: bool = False) ->
     ray_settings = settings.ray
     with ray_cluster(ray_settings) as shape:
         check_store(settings, shape, store_on_driver=store_on_driver)
-        plan = plan_actors(
-            settings.embedding,
-            cpus=shape.cpus,
-            gpus=shape.gpus,
-            nodes=shape.nodes,
-            actors=ray_settings.embed_actors,
-            threads=ray_settings.actor_threads,
-            gpu_batch=ray_settings.gpu_batch_size,
-            max_retries=ray_settings.max_retries,
-        )
+        plan = plan_actors(settings.embedding, shape, ray_settings)
         embedder = start_actors(plan)
         choice = EmbedderChoice(embedder, requested=embedder.requested, fallback_reason=embedder.fallback_reason)
         source = RayChunkSource(

@@ -9,6 +9,7 @@ written twice.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,9 @@ import numpy as np
 from ingest.embedders.base import encoder_id
 from ingest.errors import EmbeddingError
 from ingest.failpoints import failpoint
+from ingest.ray_engine.cluster import ClusterShape
 from ingest.ray_engine.tokens import TokenCounter, token_counter_of
-from ingest.settings import EmbeddingSettings
+from ingest.settings import EmbeddingSettings, RaySettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +70,6 @@ class EmbeddingWorker:
 
 def _node_cpus() -> int:
     """The CPUs Ray counts on this actor's node (a pod's limit under KubeRay), not the host's."""
-    import os
-
     import ray
 
     node = ray.get_runtime_context().get_node_id()
@@ -90,31 +90,22 @@ class ActorPlan:
     batch: int  # texts per call to one actor: one encoder batch
 
 
-def plan_actors(
-    settings: EmbeddingSettings,
-    *,
-    cpus: int,
-    gpus: int,
-    nodes: int,
-    actors: int | None,
-    threads: int | None,
-    gpu_batch: int,
-    max_retries: int,
-) -> ActorPlan:
+def plan_actors(settings: EmbeddingSettings, shape: ClusterShape, ray: RaySettings) -> ActorPlan:
     """One actor per GPU (torch on the GPU, batches of ``gpu_batch``, no token bound), else one
     per node with the node's cores as encoder threads.
 
     An actor reserves one CPU only while at least one is left for parsing: on a one-CPU instance
     a reserving actor would leave every parse task waiting for ever.
     """
-    retries = {"max_restarts": max_retries, "max_task_retries": max_retries}
-    if gpus > 0:
-        count = actors or gpus
-        on_gpu = settings.model_copy(update={"device": "cuda", "batch_size": gpu_batch, "batch_tokens": 0})
-        reserve = 1 if cpus > count else 0
-        return ActorPlan(count, {"num_gpus": 1, "num_cpus": reserve, **retries}, on_gpu, threads, gpu_batch)
-    count = actors or max(1, min(nodes, cpus))
-    reserve = 1 if cpus > count else 0
+    retries = {"max_restarts": ray.max_retries, "max_task_retries": ray.max_retries}
+    threads, batch = ray.actor_threads, ray.gpu_batch_size
+    if shape.gpus > 0:
+        count = ray.embed_actors or shape.gpus
+        on_gpu = settings.model_copy(update={"device": "cuda", "batch_size": batch, "batch_tokens": 0})
+        reserve = 1 if shape.cpus > count else 0
+        return ActorPlan(count, {"num_gpus": 1, "num_cpus": reserve, **retries}, on_gpu, threads, batch)
+    count = ray.embed_actors or max(1, min(shape.nodes, shape.cpus))
+    reserve = 1 if shape.cpus > count else 0
     return ActorPlan(count, {"num_cpus": reserve, **retries}, settings, threads, settings.batch_size)
 
 
@@ -166,12 +157,11 @@ class RayEmbedder:
     def count_tokens(self, text: str) -> int:
         return self._facts.counter(text)
 
-    pipelined = True  # ``submit_documents`` returns at once: the job writes while the actors embed
-
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self._spread(texts, "embed")()
 
     def submit_documents(self, texts: list[str]) -> Callable[[], list[list[float]]]:
+        """Returns at once: the job writes the last slice while the actors embed this one."""
         return self._spread(texts, "embed")
 
     def embed_query(self, text: str) -> list[float]:

@@ -67,6 +67,14 @@ def rag_cli(data_dir: Path, *args: str, timeout: float = 300, **env: str) -> sub
     )
 
 
+def copy_samples(folder: Path, names: list[str] = SAMPLES) -> Path:
+    """``folder`` holding copies of the named sample files from ``data/``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(ROOT / "data" / name, folder / name)
+    return folder
+
+
 def Env(data_dir: Path, embedder: Any) -> KbLayout:  # noqa: N802 - reads as the class it builds
     """The layout these tests use: small chunks and small embedding batches, so files make several."""
     return KbLayout(data_dir, embedder, chunking=ChunkingConfig(chunk_tokens=120), embed_batch=8)
@@ -91,10 +99,7 @@ class CrashSetup:
 def make_crash_setup(base: Path, embedder: Any) -> CrashSetup:
     """First job over half the files; then the folder changes (adds, an edit, a deletion); the
     state a clean second job leaves is what a killed and resumed one must converge to."""
-    folder = base / "docs"
-    folder.mkdir()
-    for name in SAMPLES[:3] + ["support_guide.html"]:
-        shutil.copy(ROOT / "data" / name, folder / name)
+    folder = copy_samples(base / "docs", SAMPLES[:3] + ["support_guide.html"])
     clean = Env(base / "template", embedder)
     clean.job().run([folder])
     clean.close()

@@ -251,15 +251,13 @@ def test_a_window_is_embedded_longest_first_in_slices_that_report_progress(bundl
 
 
 def test_a_remote_embedder_is_given_the_next_slice_before_this_one_is_written() -> None:
-    """With a ``pipelined`` embedder (the Ray engine's actors) the caller writes a slice while the
-    next one is embedded: exactly one slice ahead, results in order, counts as without it."""
+    """With an embedder that takes submissions (the Ray engine's actors) the caller writes a slice
+    while the next one is embedded: exactly one slice ahead, results in order, counts as without it."""
     from ingest.writing import embed_slices
 
     events: list[str] = []
 
     class Remote:
-        pipelined = True
-
         def count_tokens(self, text: str) -> int:
             return len(text)
 

@@ -28,6 +28,7 @@ from tests.integration.ingest.kb_layout import (
     SAMPLES,
     CrashSetup,
     Env,
+    copy_samples,
     lexical_ids,
     make_crash_setup,
     rag_cli,
@@ -108,11 +109,7 @@ def assert_same_kb(local: Path, distributed: Path) -> None:
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name in SAMPLES:
-        shutil.copy(ROOT / "data" / name, docs / name)
-    return docs
+    return copy_samples(tmp_path / "docs")
 
 
 def test_the_ray_engine_builds_what_the_local_engine_builds(tmp_path: Path, folder: Path, ray_address: str) -> None:

@@ -23,6 +23,7 @@ from tests.integration.ingest.kb_layout import (
     SAMPLES,
     CrashSetup,
     Env,
+    copy_samples,
     lexical_ids,
     make_crash_setup,
     rag_cli,
@@ -35,11 +36,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name in SAMPLES:
-        shutil.copy(ROOT / "data" / name, docs / name)
-    return docs
+    return copy_samples(tmp_path / "docs")
 
 
 @pytest.fixture

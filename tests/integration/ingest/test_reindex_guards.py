@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 from ingest.errors import MassDeleteRefused, RootUnavailable
 from ingest.locking import KbLock
 from ingest.stores.chroma import ChromaStore
-from tests.integration.ingest.kb_layout import KbLayout
+from tests.integration.ingest.kb_layout import KbLayout, copy_samples
 from tests.integration.ingest.kb_layout import rag_cli as cli
 
 pytestmark = pytest.mark.integration
@@ -25,11 +24,7 @@ NAMES = ["nw200_datasheet.md", "nw50_faq_zh.txt", "support_guide.html", "fleet_m
 
 @pytest.fixture
 def docs(tmp_path: Path) -> Path:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for name in NAMES:
-        shutil.copy(ROOT / "data" / name, folder / name)
-    return folder
+    return copy_samples(tmp_path / "docs", NAMES)
 
 
 @pytest.fixture

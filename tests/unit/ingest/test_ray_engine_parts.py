@@ -17,14 +17,15 @@ from ingest.ray_engine import check_store
 from ingest.ray_engine.cluster import ClusterShape, import_ray
 from ingest.ray_engine.embedding import plan_actors
 from ingest.ray_engine.tokens import token_counter_of
-from ingest.settings import EmbeddingSettings, IngestSettings
+from ingest.settings import EmbeddingSettings, IngestSettings, RaySettings
 
 pytestmark = pytest.mark.unit
 
 
-def _plan(gpus: int, **overrides: Any) -> Any:
-    options = {"cpus": 16, "gpus": gpus, "nodes": 3, "actors": None, "threads": None, "gpu_batch": 256}
-    return plan_actors(EmbeddingSettings(batch_size=32), max_retries=2, **{**options, **overrides})
+def _plan(gpus: int, cpus: int = 16, nodes: int = 3, actors: int | None = None) -> Any:
+    shape = ClusterShape(cpus=cpus, gpus=gpus, nodes=nodes, local_only=False)
+    ray = RaySettings(embed_actors=actors, gpu_batch_size=256, max_retries=2)
+    return plan_actors(EmbeddingSettings(batch_size=32), shape, ray)
 
 
 def test_one_gpu_actor_per_gpu_with_gpu_batches_and_no_token_bound() -> None:
