@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from ingest.errors import (
     VectorIndexError,
 )
 from ingest.stores.base import HnswParams, MetadataFilter
+from ingest.stores.embedded_freshness import ReopenGate, WriteStamps
 from ingest.stores.naming import collection_name, is_working_copy, validate_store_name
 from ingest.types import Chunk, Hit, KnowledgeBaseInfo
 
@@ -25,6 +27,10 @@ _MODEL_KEY = "embedding_model"
 _DIM_KEY = "dimension"
 _KB_KEY = "kb"
 _WRITE_BATCH = 1000
+_STAMPS_DIR = "askdocs-writes"
+# A reopen reads every index again from disk: while another process writes batch after batch,
+# catch up at most this often.
+_REOPEN_EVERY_S = 2.0
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
@@ -56,6 +62,9 @@ class ChromaStore:
     ~10 ms at 100k chunks, and a query used to pay it twice). A drop or swap made here forgets
     the handle; one made by another process (``rag reindex --full`` beside ``rag serve``) shows as
     "collection does not exist" on the stale handle, which is then fetched again and the call retried.
+
+    The embedded store also opens its client again when another process has written to a knowledge
+    base since (``ingest.stores.embedded_freshness``): Chroma never reads a loaded index from disk again.
     """
 
     def __init__(
@@ -80,6 +89,9 @@ class ChromaStore:
         self._lock = threading.Lock()
         self._ef_warned: set[str] = set()
         self._handles: dict[str, Any] = {}
+        self._stamps = WriteStamps(self._path / _STAMPS_DIR) if self._path is not None else None
+        self._gate = ReopenGate()
+        self._reopened_at = 0.0
 
     def describe(self) -> str:
         if self._path is not None:
@@ -107,10 +119,43 @@ class ChromaStore:
                     raise VectorIndexError(f"cannot open {self.describe()}: {exc}") from exc
             return self._client
 
+    @contextmanager
+    def _current(self, kb: str | None = None) -> Iterator[None]:
+        """A call on a client that has read ``kb`` since any other process last wrote to it."""
+        if kb is not None and self._stamps is not None and not self._gate.in_call():
+            if self._stamps.changed_elsewhere(collection_name(kb)) and self._reopen_due():
+                self._reopen()
+        with self._gate.call():
+            yield
+
+    def _reopen_due(self) -> bool:
+        return time.monotonic() - self._reopened_at >= _REOPEN_EVERY_S
+
+    def _reopen(self) -> None:
+        """Close the embedded client once no call uses it; the next call opens a new one."""
+        with self._gate.reopening():
+            if not self._reopen_due():  # another thread has just done it
+                return
+            with self._lock:
+                client, self._client = self._client, None
+                self._handles.clear()
+            if client is not None:
+                client.close()
+            assert self._stamps is not None
+            self._stamps.reset()
+            self._reopened_at = time.monotonic()
+        log.info("another process wrote to %s: its indexes are read again", self.describe())
+
+    def _stamp(self, *kbs: str) -> None:
+        if self._stamps is not None:
+            for kb in kbs:
+                self._stamps.stamp(collection_name(kb))
+
     def ping(self) -> None:
         """Raise ``VectorIndexError`` unless the store answers."""
         try:
-            self._connect().heartbeat()
+            with self._gate.call():
+                self._connect().heartbeat()
         except VectorIndexError:
             raise
         except Exception as exc:
@@ -139,15 +184,16 @@ class ChromaStore:
     def _on_collection(self, kb: str, call: Callable[[Any], _T]) -> _T:
         """``call(handle)``, once more with a fresh handle when the kept one names a collection
         that another process dropped or swapped away (vendor errors pass through otherwise)."""
-        handle = self._collection(kb)
-        try:
-            return call(handle)
-        except Exception as exc:
-            if not _is_not_found(exc):
-                raise
-            if self._handles.get(kb) is handle:
-                self._forget(kb)
-        return call(self._collection(kb))
+        with self._current(kb):
+            handle = self._collection(kb)
+            try:
+                return call(handle)
+            except Exception as exc:
+                if not _is_not_found(exc):
+                    raise
+                if self._handles.get(kb) is handle:
+                    self._forget(kb)
+            return call(self._collection(kb))
 
     # -- knowledge bases --------------------------------------------------------------------
     def ensure_kb(self, kb: str, embedding_model: str, dimension: int) -> KnowledgeBaseInfo:
@@ -156,7 +202,6 @@ class ChromaStore:
             return self._check_model(kb, self.kb_info(kb), embedding_model, dimension)
         except KnowledgeBaseNotFound:
             pass
-        client = self._connect()
         configuration = {
             "hnsw": {
                 "space": "cosine",
@@ -167,9 +212,10 @@ class ChromaStore:
         }
         metadata = {_KB_KEY: kb, _MODEL_KEY: embedding_model, _DIM_KEY: dimension}
         try:
-            collection = client.get_or_create_collection(
-                collection_name(kb), metadata=metadata, configuration=configuration, embedding_function=None
-            )
+            with self._current(kb):
+                collection = self._connect().get_or_create_collection(
+                    collection_name(kb), metadata=metadata, configuration=configuration, embedding_function=None
+                )
         except Exception as exc:
             raise VectorIndexError(f"cannot create knowledge base {kb!r} on {self.describe()}: {exc}") from exc
         info = _info_from_collection(kb, collection)
@@ -196,10 +242,9 @@ class ChromaStore:
             return self._on_collection(kb, lambda collection: _info_from_collection(kb, collection))
 
     def list_kbs(self) -> list[KnowledgeBaseInfo]:
-        client = self._connect()
         infos = []
-        with self._translated("listing knowledge bases"):
-            for collection in client.list_collections():
+        with self._translated("listing knowledge bases"), self._current():
+            for collection in self._connect().list_collections():
                 meta = collection.metadata or {}
                 if _MODEL_KEY in meta and _KB_KEY in meta and not is_working_copy(str(meta[_KB_KEY])):
                     infos.append(_info_from_collection(str(meta[_KB_KEY]), collection))
@@ -207,16 +252,22 @@ class ChromaStore:
 
     def drop_kb(self, kb: str) -> None:
         name = collection_name(kb)
-        client = self._connect()
-        self._forget(kb)
-        try:
-            client.delete_collection(name)
-        except Exception as exc:
-            if _is_not_found(exc):
-                raise KnowledgeBaseNotFound(kb) from exc
-            raise VectorIndexError(f"cannot drop knowledge base {kb!r} on {self.describe()}: {exc}") from exc
+        with self._current(kb):
+            self._forget(kb)
+            try:
+                self._connect().delete_collection(name)
+            except Exception as exc:
+                if _is_not_found(exc):
+                    raise KnowledgeBaseNotFound(kb) from exc
+                raise VectorIndexError(f"cannot drop knowledge base {kb!r} on {self.describe()}: {exc}") from exc
+            self._stamp(kb)
 
     def replace_kb(self, kb: str, staging: str) -> None:
+        with self._current(kb):
+            self._replace_kb(kb, staging)
+            self._stamp(kb, staging)
+
+    def _replace_kb(self, kb: str, staging: str) -> None:
         target, source = collection_name(kb), collection_name(staging)
         client = self._connect()
         self._forget(kb, staging)
@@ -264,20 +315,26 @@ class ChromaStore:
                 raise
             except Exception as exc:
                 raise VectorIndexError(f"writing to knowledge base {kb!r} failed on {self.describe()}: {exc}") from exc
+            finally:  # a batch that failed half-way may have written too
+                self._stamp(kb)
 
     def delete(self, kb: str, *, chunk_ids: Sequence[str] | None = None, where: MetadataFilter | None = None) -> int:
         chroma_filter = chroma_where(where)
         if chunk_ids is None and chroma_filter is None:
             raise ValueError("delete needs chunk_ids or a non-empty filter")
         if chunk_ids is not None and not chunk_ids:
-            self._collection(kb)  # KnowledgeBaseNotFound all the same
+            with self._current(kb):
+                self._collection(kb)  # KnowledgeBaseNotFound all the same
             return 0  # Chroma rejects an empty id list
         ids_arg = list(dict.fromkeys(chunk_ids)) if chunk_ids is not None else None
 
         def remove(collection: Any) -> list[str]:
             ids = list(collection.get(ids=ids_arg, where=chroma_filter, include=[])["ids"])
             if ids:
-                collection.delete(ids=ids)
+                try:
+                    collection.delete(ids=ids)
+                finally:
+                    self._stamp(kb)
             return ids
 
         try:
