@@ -9,11 +9,18 @@ model names and error kinds; never knowledge-base names, keys or questions.
 Stages timed (``askdocs_stage_duration_seconds{stage=...}``): ``retrieval`` (all of it),
 ``embed_query``, ``vector_search``, ``lexical_search``, ``fusion``, ``rerank``, ``web_search``,
 ``llm_ttft``, ``llm_total``.
+
+Under ``rag serve --workers N`` a scrape reaches one worker, so the workers keep their values in
+prometheus_client's multiprocess files (``PROMETHEUS_MULTIPROC_DIR``, set by ``rag serve`` before
+they start) and any of them exposes the sum of all. The per-process collectors (process CPU and
+memory, the model profiles' circuits) then describe the worker that answered the scrape only; the
+process collector is left out there, since its figures would change with every scrape.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -32,6 +39,7 @@ from prometheus_client import (
     push_to_gateway,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Scope
 
@@ -56,6 +64,12 @@ LLM_ERROR_KINDS = (
     "fallback_used",
 )
 _HTTP_5XX = re.compile(r"HTTP 5\d\d")
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def across_workers() -> bool:
+    """Whether this process is one of several server workers that share their metrics."""
+    return bool(os.environ.get(MULTIPROCESS_DIR_ENV))
 
 
 class RagMetrics:
@@ -64,7 +78,9 @@ class RagMetrics:
     def __init__(self, registry: CollectorRegistry | None = None, *, process: bool = True) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
-        if process:
+        self._shared = across_workers()
+        self._own_collectors: list[Collector] = []
+        if process and not self._shared:
             ProcessCollector(registry=r)
         self.http_requests = Counter(
             "askdocs_http_requests",
@@ -96,7 +112,10 @@ class RagMetrics:
             registry=r,
         )
         self.streams_in_flight = Gauge(
-            "askdocs_answers_in_flight", "Answers being generated now (streamed or not)", registry=r
+            "askdocs_answers_in_flight",
+            "Answers being generated now (streamed or not)",
+            registry=r,
+            multiprocess_mode="livesum",
         )
         self.auth_failures = Counter(
             "askdocs_auth_failures", "Refused requests: missing/invalid key or missing scope", ["reason"], registry=r
@@ -108,7 +127,9 @@ class RagMetrics:
 
     def watch_breakers(self, breakers: Mapping[str, CircuitBreaker]) -> None:
         """Export the LLM profiles' circuit breakers, read at scrape time."""
-        self.registry.register(_BreakerCollector(breakers))
+        collector = _BreakerCollector(breakers)
+        self.registry.register(collector)
+        self._own_collectors.append(collector)
 
     # -- recording ------------------------------------------------------------------------
     def observe_stage(self, stage: str, seconds: float) -> None:
@@ -121,7 +142,13 @@ class RagMetrics:
             self.llm_tokens.labels(model, "reasoning").inc(reasoning_tokens)
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self._shared:
+            return generate_latest(self.registry)
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined)  # type: ignore[no-untyped-call]
+        for collector in self._own_collectors:
+            combined.register(collector)
+        return generate_latest(combined)
 
 
 class _BreakerCollector(Collector):

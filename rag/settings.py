@@ -85,6 +85,12 @@ class PromptSettings(BaseModel):
 class ApiSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="server processes sharing the port (each loads the model and counts rate limits for itself)",
+    )
     max_question_chars: int = Field(4000, ge=1)
     max_history_turns: int = Field(20, ge=0)
     max_history_chars: int = Field(20000, ge=0)

@@ -65,7 +65,8 @@ def create_app(settings: RagSettings | None = None, components: Components | Non
 
 
 def _lifespan(settings: RagSettings, given: Components | None) -> Any:
-    """Build the backends off the event loop (or take the given ones), start the job manager, close the model."""
+    """Build the backends off the event loop (or take the given ones), start the job manager; at the end,
+    stop it and close the model."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -87,11 +88,12 @@ def _lifespan(settings: RagSettings, given: Components | None) -> Any:
         breakers = getattr(built.chat, "breakers", None)
         if breakers:
             metrics.watch_breakers(breakers)
-        app.state.jobs = JobManager(built, metrics.ingest)
+        jobs = app.state.jobs = await anyio.to_thread.run_sync(JobManager, built, metrics.ingest)
         app.state.authenticator.announce()
         try:
             yield
         finally:
+            await anyio.to_thread.run_sync(jobs.close)
             close = getattr(built.chat, "aclose", None)
             if close is not None:
                 await close()
@@ -153,4 +155,16 @@ def document_limits(app: FastAPI, settings: RagSettings) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-__all__ = ["create_app", "error_response"]
+def create_worker_app() -> FastAPI:
+    """The app of one ``rag serve --workers N`` process. Each worker is a new interpreter, so what
+    ``rag serve`` sets for its own process (logging, the encoder's threads) is set here again."""
+    from ingest.embedders.cpu_threads import set_torch_threads
+    from rag.logging_setup import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log.level, json_lines=settings.log.json_lines)
+    set_torch_threads(settings.embedding.threads or 1)
+    return create_app(settings)
+
+
+__all__ = ["create_app", "create_worker_app", "error_response"]

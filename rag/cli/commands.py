@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from contextlib import ExitStack
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.markup import escape
@@ -18,6 +19,7 @@ from ingest.chunk_sources import JobEngine
 from ingest.discovery import check_roots
 from ingest.errors import IngestError, InvalidKnowledgeBaseName, JobLocked, MassDeleteRefused, RootUnavailable
 from ingest.kb_jobs import kb_lock
+from ingest.stores.factory import is_server_uri
 from rag.cli import output as ui
 from rag.cli.keys import app as keys_app
 from rag.cli.migrate import register_migrate
@@ -330,6 +332,10 @@ def ask(
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default from RAG_API__HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="port (default from RAG_API__PORT)")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="server processes sharing the port (default from RAG_API__WORKERS, 1)"),
+    ] = None,
 ) -> None:
     """Start the REST API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -340,20 +346,58 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log.level, json_lines=settings.log.json_lines)
-    set_torch_threads(settings.embedding.threads or 1)
+    processes = workers or settings.api.workers
+    refusal = workers_refusal(settings, processes)
+    if refusal:
+        _fail(ValueError(refusal))
     bind, at = host or settings.api.host, port or settings.api.port
     shown = "127.0.0.1" if bind in ("0.0.0.0", "::", "") else bind
     shown = f"[{shown}]" if ":" in shown else shown
     # through the log, so stderr stays one JSON object a line when logs are JSON
-    logging.getLogger("rag.serve").info("workspace at http://%s:%s/ (API docs at /docs)", shown, at)
-    uvicorn.run(
-        create_app(settings),
-        host=bind,
-        port=at,
-        log_config=None,
-        log_level=settings.log.level.lower(),
-        access_log=False,  # one access line per request: ours, with the request id, route template and key name
+    logging.getLogger("rag.serve").info(
+        "workspace at http://%s:%s/ (API docs at /docs)%s",
+        shown,
+        at,
+        f", {processes} worker processes" if processes > 1 else "",
     )
+    common: dict[str, Any] = {
+        "host": bind,
+        "port": at,
+        "log_config": None,
+        "log_level": settings.log.level.lower(),
+        "access_log": False,  # one access line per request: ours, with the request id, route template and key name
+    }
+    if processes == 1:
+        set_torch_threads(settings.embedding.threads or 1)
+        uvicorn.run(create_app(settings), **common)
+    else:  # each worker builds its app from the same environment
+        share_metrics(settings, at)
+        uvicorn.run("rag.api.app:create_worker_app", factory=True, workers=processes, **common)
+
+
+def share_metrics(settings: RagSettings, port: int) -> None:
+    """Give the workers one folder for their metrics (``rag.metrics``), emptied first: values left
+    by an earlier run would be counted again. A folder set by the operator is used as it is."""
+    import shutil
+
+    from rag.metrics import MULTIPROCESS_DIR_ENV
+
+    if os.environ.get(MULTIPROCESS_DIR_ENV):
+        return
+    folder = settings.data_dir / "run" / f"metrics-{port}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROCESS_DIR_ENV] = str(folder)
+
+
+def workers_refusal(settings: RagSettings, workers: int) -> str | None:
+    """Why ``workers`` server processes cannot share this store, or None."""
+    if workers > 1 and settings.store.backend == "milvus" and not is_server_uri(settings.store_uri()):
+        return (
+            f"--workers {workers}: Milvus Lite ({settings.store_uri()}) is opened by one process only; "
+            "serve with one worker, or use a Milvus server (RAG_STORE__URI=http://host:19530)"
+        )
+    return None
 
 
 @kb_app.command("list")
