@@ -10,7 +10,8 @@ tokens/s); rate limits are raised out of the way. At each level the same number 
 sends the script straight to the fake's ``/v1/chat/completions`` (``stream: true``, the model alone),
 then sends streamed ``/ask`` (each client's connection opened before the clock starts). Per level:
 time to the ``sources`` event, to the first ``answer`` token and to the end (p50/p99), errors,
-requests/s, the server's CPU time per request (utime + stime of every thread, ``/proc/<pid>/stat``,
+requests/s, the server's CPU time per request (utime + stime of every thread of the server and, with
+``--workers N``, of its worker processes, ``/proc/<pid>/stat``,
 read around the level, less what the server spends idle with the prober running; also by thread),
 its RSS, and ``/healthz`` latency probed every 50 ms from another process during the ``/ask`` level.
 ``--retrieval-only`` serves without a model and times hybrid retrieval (the server's
@@ -19,7 +20,7 @@ its RSS, and ``/healthz`` latency probed every 50 ms from another process during
 
     .venv/bin/python bench/bench_serving.py [--levels 1,8,32,64] [--requests-per-client 12] \
         [--min-requests 30] [--seconds 20] [--token-delay 0.033] [--reasoning-tokens 2] \
-        [--answer-tokens 6] [--docs data | --kb-size 100000] [--server-env OMP_NUM_THREADS=1] \
+        [--answer-tokens 6] [--docs data | --kb-size 100000] [--server-env OMP_NUM_THREADS=1] [--workers 2] \
         [--log-level info] [--workdir DIR] [--pid-file FILE] [--json bench/results/serving.json]
     .venv/bin/python bench/bench_serving.py --retrieval-only --kb-size 100000 [--queries 200]
 
@@ -73,6 +74,7 @@ QUESTIONS = [
 ]
 TEXT_SUFFIXES = {".txt", ".md", ".csv", ".html", ".htm"}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+STARTED = "Application startup complete"  # uvicorn's line, once per worker
 HEALTH_INTERVAL_S = 0.05
 HEALTH_TIMEOUT_S = 5.0
 PROBE_BASELINE_S = 4.0
@@ -102,23 +104,54 @@ def ms(value: float) -> float:
     return round(value * 1000, 1) if not math.isnan(value) else value
 
 
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and its live descendants (``rag serve --workers N``: the supervisor and its workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry.name))
+    found, stack = [], [pid]
+    while stack:
+        current = stack.pop()
+        found.append(current)
+        stack.extend(children.get(current, []))
+    return found
+
+
 def proc_cpu_s(pid: int) -> float:
-    """utime + stime of every thread of ``pid`` so far, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    """utime + stime so far of every thread of ``pid`` and of its live descendants, in seconds."""
+    total = 0
+    for member in tree_pids(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
 
 
 def thread_cpu_s(pid: int) -> dict[int, tuple[str, float]]:
-    """CPU seconds so far of each live thread of ``pid``, with its name (``main``: the event loop's)."""
+    """CPU seconds so far of each live thread of ``pid`` and its descendants, with its name
+    (``main``: a process's event loop)."""
     threads: dict[int, tuple[str, float]] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for member in tree_pids(pid):
         try:
-            head, rest = (task / "stat").read_text().rsplit(")", 1)
+            tasks = list(Path(f"/proc/{member}/task").iterdir())
         except OSError:
-            continue  # the thread ended meanwhile
-        fields = rest.split()
-        name = "main" if task.name == str(pid) else head.split("(", 1)[1]
-        threads[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+            continue
+        for task in tasks:
+            try:
+                head, rest = (task / "stat").read_text().rsplit(")", 1)
+            except OSError:
+                continue  # the thread ended meanwhile
+            fields = rest.split()
+            name = "main" if task.name == str(member) else head.split("(", 1)[1]
+            threads[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
     return threads
 
 
@@ -137,10 +170,15 @@ def thread_cpu_delta(
 
 
 def proc_status_mb(pid: int, key: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{key}:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return float("nan")
+    """``key`` of ``/proc/<pid>/status`` (VmRSS, VmHWM) summed over ``pid`` and its descendants."""
+    total_kb = 0
+    for member in tree_pids(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total_kb += sum(int(line.split()[1]) for line in lines if line.startswith(f"{key}:"))
+    return round(total_kb / 1024, 1)
 
 
 def self_cpu_s() -> float:
@@ -430,6 +468,7 @@ class ApiProcess:
     """``rag serve`` on a free port over the prepared data directory."""
 
     def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.workers = int(env.get("RAG_API__WORKERS", "1"))
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = env
@@ -452,12 +491,17 @@ class ApiProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"rag serve exited: {self.log.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200 and self._all_started():
                     return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.3)
         raise RuntimeError("rag serve did not become ready")
+
+    def _all_started(self) -> bool:
+        """Every worker has warmed up (a worker takes connections only then, so one ready answer
+        says nothing of the others)."""
+        return self.workers == 1 or self.log.read_text(errors="replace").count(STARTED) >= self.workers
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
@@ -684,7 +728,7 @@ def run_levels(args: argparse.Namespace, questions: list[str], prompt: str) -> d
             if not warmed.ok():
                 raise RuntimeError(f"warm-up failed: {Counter(o.error for o in warmed.outcomes)}")
             report["server_rss_after_warmup_mb"] = proc_status_mb(api.pid, "VmRSS")
-            report["server_threads"] = len(list(Path(f"/proc/{api.pid}/task").iterdir()))
+            report["server_threads"] = len(thread_cpu_s(api.pid))
             probe = HealthProbe(api.base_url)
             try:
                 # What the server spends with no /ask in flight but the prober running (its idle
@@ -938,6 +982,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retrieval-only", action="store_true", help="no model: time hybrid retrieval at 1 client")
     parser.add_argument("--queries", type=int, default=200, help="questions timed in --retrieval-only")
     parser.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE", help="for rag serve")
+    parser.add_argument("--workers", type=int, default=1, help="rag serve's worker processes (RAG_API__WORKERS)")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--workdir", type=Path, help="keep (and reuse) the data directory here")
     parser.add_argument("--pid-file", type=Path, help="write the server's pid here once it is ready (profilers)")
@@ -953,6 +998,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.levels = [int(x) for x in args.levels.split(",") if x.strip()]
     args.server_env_dict = dict(item.split("=", 1) for item in args.server_env)
+    if args.workers > 1:
+        args.server_env_dict["RAG_API__WORKERS"] = str(args.workers)
     maker = TextMaker(sentence_pool(args.docs), [], seed=11)
     questions = QUESTIONS + [maker.question() for _ in range(195)]
     prompt = "Answer from the sources, citing them.\n\n" + maker.chunk(4000) + f"\n\nQuestion: {QUESTIONS[0]}"
