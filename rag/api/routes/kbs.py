@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -112,7 +113,7 @@ async def upload(
         saved.append(target)
     if not saved:
         raise BadRequest("no files in the upload")
-    status = jobs.start(kb, saved, delete_missing=False, kind="upload")
+    status = await anyio.to_thread.run_sync(partial(jobs.start, kb, saved, delete_missing=False, kind="upload"))
     return JSONResponse({"job": status.to_dict(), "files": [p.name for p in saved]}, status_code=202)
 
 
@@ -148,7 +149,9 @@ async def start_job(kb: str, body: ReindexRequest, components: ComponentsDep, jo
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise BadRequest(f"no such path on the server: {', '.join(missing)}")
-    status = jobs.start(kb, paths, delete_missing=True, full=body.full, allow_mass_delete=body.allow_mass_delete)
+    status = await anyio.to_thread.run_sync(
+        partial(jobs.start, kb, paths, delete_missing=True, full=body.full, allow_mass_delete=body.allow_mass_delete)
+    )
     return JSONResponse({"job": status.to_dict()}, status_code=202)
 
 
@@ -168,7 +171,7 @@ def default_roots(components: Components, kb: str) -> list[Path]:
 @router.get("/jobs/{job_id}")
 async def get_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
     """A job's state, counts and errors (only for keys that may read its knowledge base)."""
-    status = jobs.get(job_id)
+    status = await anyio.to_thread.run_sync(jobs.get, job_id)
     if status is None:
         raise UnknownJob(job_id)
     return status.to_dict()
