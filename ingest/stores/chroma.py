@@ -241,6 +241,19 @@ class ChromaStore:
         with self._translated(f"reading knowledge base {kb!r}"):
             return self._on_collection(kb, lambda collection: _info_from_collection(kb, collection))
 
+    def kb_model(self, kb: str) -> tuple[str, int]:
+        """From the kept handle. Embedded, the write stamps make a swap elsewhere reopen the client;
+        on a server, only a call shows that another client swapped the collection away."""
+
+        def read(collection: Any) -> dict[str, Any]:
+            if self._stamps is None:
+                collection.count()
+            return dict(collection.metadata or {})
+
+        with self._translated(f"reading knowledge base {kb!r}"):
+            meta = self._on_collection(kb, read)
+        return str(meta.get(_MODEL_KEY, "")), int(meta.get(_DIM_KEY, 0))
+
     def list_kbs(self) -> list[KnowledgeBaseInfo]:
         infos = []
         with self._translated("listing knowledge bases"), self._current():

@@ -134,6 +134,10 @@ class MilvusStore(MilvusConnection):
         )
 
     def kb_info(self, kb: str) -> KnowledgeBaseInfo:
+        model, dimension = self.kb_model(kb)
+        return KnowledgeBaseInfo(name=kb, embedding_model=model, dimension=dimension, count=self.count(kb))
+
+    def kb_model(self, kb: str) -> tuple[str, int]:
         name = collection_name(kb)
         if not self._exists(kb):
             raise KnowledgeBaseNotFound(kb)
@@ -142,9 +146,7 @@ class MilvusStore(MilvusConnection):
         dim = props.get(_PROP_DIM)
         if dim is None:  # created by something else: fall back to the schema
             dim = next((f.get("params", {}).get("dim") for f in desc["fields"] if f["name"] == VECTOR_FIELD), 0)
-        return KnowledgeBaseInfo(
-            name=kb, embedding_model=str(props.get(_PROP_MODEL, "")), dimension=int(dim or 0), count=self.count(kb)
-        )
+        return str(props.get(_PROP_MODEL, "")), int(dim or 0)
 
     def list_kbs(self) -> list[KnowledgeBaseInfo]:
         names = self._call(None, lambda c: c.list_collections(), "listing collections")

@@ -81,14 +81,14 @@ class Retriever:
     def check_kb(self, kb: str) -> None:
         """Raise ``UnknownKnowledgeBase`` or ``EmbeddingModelMismatch`` before any work is done."""
         try:
-            info = self.store.kb_info(kb)  # InvalidKnowledgeBaseName passes through: the caller's mistake
+            model, built_dimension = self.store.kb_model(kb)  # InvalidKnowledgeBaseName passes through
         except KnowledgeBaseNotFound as exc:
             raise UnknownKnowledgeBase(kb) from exc
         except VectorIndexError as exc:
             raise RetrievalError(str(exc)) from exc
         dimension = self.embedder.dimension
-        if info.embedding_model != self.embedder.model_id or info.dimension != dimension:
-            raise EmbeddingModelMismatch(kb, info.embedding_model, info.dimension, self.embedder.model_id, dimension)
+        if model != self.embedder.model_id or built_dimension != dimension:
+            raise EmbeddingModelMismatch(kb, model, built_dimension, self.embedder.model_id, dimension)
 
     @property
     def embeds_questions(self) -> bool:

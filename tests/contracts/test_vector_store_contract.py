@@ -44,6 +44,7 @@ def test_ensure_kb_records_model_and_dimension(store: VectorStore, new_kb: NewKb
     again = store.ensure_kb(kb, MODEL, DIM)  # idempotent
     assert (again.embedding_model, again.dimension) == (MODEL, DIM)
     assert store.kb_info(kb).embedding_model == MODEL
+    assert store.kb_model(kb) == (MODEL, DIM)
 
 
 @pytest.mark.parametrize(("model", "dim"), [("other-model", DIM), (MODEL, DIM * 2)])
@@ -60,6 +61,7 @@ def test_ensure_kb_with_another_model_raises(store: VectorStore, new_kb: NewKb, 
     "operation",
     [
         lambda s, kb: s.kb_info(kb),
+        lambda s, kb: s.kb_model(kb),
         lambda s, kb: s.count(kb),
         lambda s, kb: s.search(kb, [0.25] * DIM, 3),
         lambda s, kb: s.upsert(kb, [make_chunk(kb, 0)], [[0.25] * DIM]),
@@ -68,7 +70,7 @@ def test_ensure_kb_with_another_model_raises(store: VectorStore, new_kb: NewKb, 
         lambda s, kb: list(s.export(kb)),
         lambda s, kb: s.drop_kb(kb),
     ],
-    ids=["kb_info", "count", "search", "upsert", "delete", "get", "export", "drop_kb"],
+    ids=["kb_info", "kb_model", "count", "search", "upsert", "delete", "get", "export", "drop_kb"],
 )
 def test_unknown_kb_raises_not_found(store: VectorStore, new_kb: NewKb, operation: Callable[..., object]) -> None:
     kb = new_kb(store)
@@ -331,6 +333,7 @@ def test_a_swap_or_drop_by_another_client_is_seen_at_once(store_pool: StorePool,
     indexing.upsert(staging, rebuilt, rebuilt_vectors.tolist())
     indexing.replace_kb(kb, staging)
 
+    assert serving.kb_model(kb) == ("rebuilt-model", 8)  # asked before every question: never from a stale handle
     info = serving.kb_info(kb)
     assert (info.embedding_model, info.dimension, info.count) == ("rebuilt-model", 8, 3)
     [top] = serving.search(kb, rebuilt_vectors[1].tolist(), 1)
@@ -341,6 +344,7 @@ def test_a_swap_or_drop_by_another_client_is_seen_at_once(store_pool: StorePool,
     indexing.drop_kb(kb)
     for operation in (
         lambda: serving.kb_info(kb),
+        lambda: serving.kb_model(kb),
         lambda: serving.search(kb, rebuilt_vectors[0].tolist(), 1),
         lambda: serving.get(kb, [top.chunk_id]),
         lambda: serving.count(kb),

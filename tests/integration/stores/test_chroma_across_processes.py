@@ -23,9 +23,10 @@ WRITER = textwrap.dedent(
     from tests.contracts.helpers import HNSW, make_chunk, unit_vectors
     path, action = sys.argv[1], json.loads(sys.argv[2])
     store = ChromaStore(path, hnsw=HNSW)
-    if action["add"]:
+    added = action["add"]
+    if added:
         vectors = unit_vectors(400, 16, seed=1)
-        store.upsert("shared", [make_chunk("shared", i) for i in action["add"]], [vectors[i].tolist() for i in action["add"]])
+        store.upsert("shared", [make_chunk("shared", i) for i in added], [vectors[i].tolist() for i in added])
     if action["delete"]:
         store.delete("shared", chunk_ids=[f"chunk-{i:05d}" for i in action["delete"]])
     """
