@@ -370,9 +370,30 @@ def serve(
     if processes == 1:
         set_torch_threads(settings.embedding.threads or 1)
         uvicorn.run(create_app(settings), **common)
-    else:  # each worker builds its app from the same environment
+    else:
         share_metrics(settings, at)
-        uvicorn.run("rag.api.app:create_worker_app", factory=True, workers=processes, **common)
+        serve_workers(uvicorn.Config("rag.api.app:create_worker_app", factory=True, workers=processes, **common))
+
+
+def serve_workers(config: Any) -> None:
+    """uvicorn's supervisor over ``config.workers`` processes, each building its app from the same
+    environment and, on Linux, listening on a socket of its own (``rag.api.worker_sockets``)."""
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    from rag.api.worker_sockets import PortReservation, reuse_port_supported
+
+    sockets: list[socket.socket]
+    try:
+        if reuse_port_supported():
+            sockets = [PortReservation(config.host, config.port, config.backlog)]
+        else:
+            sockets = [config.bind_socket()]
+    except OSError as exc:
+        _fail(OSError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}"))
+        return
+    Multiprocess(config, sockets=sockets).run()
 
 
 def share_metrics(settings: RagSettings, port: int) -> None:
