@@ -7,6 +7,7 @@ whether another attempt could help; the retry and fallback policy lives in ``rag
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from datetime import UTC, datetime
@@ -21,6 +22,9 @@ from rag.llm.events import ChatEvent, Usage
 from rag.llm.reasoning import ReasoningSplitter
 from rag.llm.settings import Profile
 from rag.logging_setup import RedactSecrets
+
+# How long the end of a finished stream may take to arrive before its connection is dropped.
+_DRAIN_S = 0.5
 
 RETRIABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -218,8 +222,22 @@ class UpstreamStream:
         return f"{self.profile.name} ({self.profile.model})"
 
     async def aclose(self) -> None:
-        """Close the upstream response; unread, its connection is dropped, which stops generation."""
+        """Close the upstream response. After ``[DONE]`` the rest of the body (the end of the
+        chunked encoding) is read first, so the connection goes back to the pool: httpx drops a
+        connection whose body was left unread, and every answer paid a new TCP (and, to a hosted
+        endpoint, TLS) handshake. Closed before its end, the connection is dropped, which is what
+        stops the generation upstream."""
         try:
+            if self.done:
+                await self._drain()
             await self._events.aclose()
         finally:
             await self.response.aclose()
+
+    async def _drain(self) -> None:
+        """Read what follows ``[DONE]``, for at most ``_DRAIN_S``; an endpoint that keeps sending
+        loses its connection instead."""
+        with contextlib.suppress(TimeoutError, httpx.HTTPError):
+            async with asyncio.timeout(_DRAIN_S):
+                async for _ in self._events:
+                    pass

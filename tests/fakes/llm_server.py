@@ -101,6 +101,7 @@ class FakeLLMServer:
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.connections = 0  # accepted so far: a client that reuses its connections opens few
 
     # -- test-facing API -------------------------------------------------------------------
 
@@ -183,6 +184,8 @@ class FakeLLMServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)  # type: ignore[arg-type]
+        with self._lock:
+            self.connections += 1
         try:
             while await self._one_request(reader, writer):
                 pass

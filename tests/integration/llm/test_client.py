@@ -82,6 +82,34 @@ async def test_every_reasoning_shape(server: FakeLLMServer, make_chat: MakeChat,
     assert usages[0].completion_tokens == len(script.deltas())
 
 
+@pytest.mark.parametrize("send_done", [True, False])
+async def test_answers_one_after_another_reuse_one_connection(
+    server: FakeLLMServer, make_chat: MakeChat, send_done: bool
+) -> None:
+    """A stream read to its end returns its connection to the pool; dropped, every answer to a
+    hosted endpoint would pay a new TCP and TLS handshake."""
+    chat = make_chat()
+    for _ in range(4):
+        server.push(Script(send_done=send_done))
+        assert texts(await collect(chat)) == (Script().reasoning, Script().answer)
+    assert server.connections == 1
+
+
+async def test_an_answer_abandoned_half_way_drops_its_connection(server: FakeLLMServer, make_chat: MakeChat) -> None:
+    """Closing a stream early must stop the generation upstream, so its connection is not kept."""
+    chat = make_chat()
+    server.push(Script(chunk_delay=0.05))
+    stream = chat.stream(QUESTION)
+    async for event in stream:
+        if isinstance(event, ReasoningDelta):
+            break
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert server.wait_until(lambda: server.requests[-1].disconnected or server.requests[-1].completed)
+    assert server.requests[-1].disconnected
+    await collect(chat)
+    assert server.connections == 2
+
+
 async def test_plain_answer_and_missing_usage(server: FakeLLMServer, make_chat: MakeChat) -> None:
     server.push(Script(shape="none", usage=False))
     events = await collect(make_chat())
