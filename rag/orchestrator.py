@@ -181,15 +181,15 @@ class Orchestrator:
         async def retrieve() -> Retrieved:
             began = time.perf_counter()
             try:
-                vector = None
-                if self.retriever.embeds_questions:
-                    # An unknown or unreadable knowledge base fails here, before it costs an embedding.
-                    await anyio.to_thread.run_sync(self.retriever.check_kb, request.kb, limiter=self.search_slots())
-                    vector = await self.questions.embed(question)
-                return await anyio.to_thread.run_sync(
-                    lambda: self.retriever.retrieve(question, request.kb, top_k, vector=vector),
-                    limiter=self.search_slots(),
-                )
+                vector = await self.questions.embed(question) if self.retriever.embeds_questions else None
+
+                def checked_retrieve() -> Retrieved:
+                    # Checked in the search's own thread: a hop of its own before the embedding
+                    # cost more on every question than an embedding costs an unknown knowledge base.
+                    self.retriever.check_kb(request.kb)
+                    return self.retriever.retrieve(question, request.kb, top_k, vector=vector)
+
+                return await anyio.to_thread.run_sync(checked_retrieve, limiter=self.search_slots())
             finally:
                 timings.retrieval_ms = _ms_since(began)
                 metrics.observe_stage("retrieval", timings.retrieval_ms / 1000)
