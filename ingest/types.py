@@ -71,6 +71,9 @@ class Hit:
     text: str
     score: float
     metadata: dict[str, Any]
+    # False for a search asked for ids and scores only (``VectorStore.search(payload=False)``):
+    # ``text`` and ``metadata`` are then empty until the hit is hydrated.
+    has_payload: bool = True
 
     @property
     def doc_id(self) -> str:

@@ -195,6 +195,16 @@ class ChunkCorpus:
             conn.execute("COMMIT")
         return generation, ids, tokens
 
+    def by_chunk_ids(self, kb: str, chunk_ids: Sequence[str]) -> list[Hit]:
+        """The chunks of ``kb`` with these ids (in no particular order); ids not here are left out."""
+        if not chunk_ids:
+            return []
+        marks = ",".join("?" * len(chunk_ids))
+        rows = self._conn().execute(
+            f"SELECT chunk_id, text, metadata FROM chunks WHERE kb = ? AND chunk_id IN ({marks})", [kb, *chunk_ids]
+        )
+        return [Hit(chunk_id=cid, text=text, score=1.0, metadata=json.loads(meta)) for cid, text, meta in rows]
+
     def hits(self, row_ids: Sequence[int], scores: Sequence[float]) -> list[Hit]:
         """Hits for ``row_ids`` in the given order; rows deleted meanwhile are left out."""
         if not row_ids:

@@ -16,7 +16,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,6 +164,11 @@ class LexicalIndex:
 
     def count(self, kb: str) -> int:
         return self.corpus.count(kb)
+
+    def get(self, kb: str, chunk_ids: Sequence[str]) -> list[Hit]:
+        """Chunks by id with the text and metadata they were indexed with (the vector store's
+        own), for hits that came without them; ids not indexed here are left out."""
+        return self.corpus.by_chunk_ids(kb, chunk_ids)
 
     def commit(self, kb: str | None = None) -> None:
         """Build (and persist) the matrix of ``kb``, or of every stale knowledge base, now."""

@@ -80,8 +80,11 @@ class VectorStore(Protocol):
         *,
         where: MetadataFilter | None = None,
         ef_search: int | None = None,
+        payload: bool = True,
     ) -> list[Hit]:
-        """Nearest chunks, best first, ``Hit.score`` = cosine similarity."""
+        """Nearest chunks, best first, ``Hit.score`` = cosine similarity. With ``payload=False``
+        a store may return ids and scores only (``Hit.has_payload`` False), where reading the
+        text and metadata of every candidate costs more than fetching the few that are used."""
         ...
 
     def count(self, kb: str) -> int: ...

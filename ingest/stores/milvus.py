@@ -297,6 +297,7 @@ class MilvusStore(MilvusConnection):
         *,
         where: MetadataFilter | None = None,
         ef_search: int | None = None,
+        payload: bool = True,  # noqa: ARG002 - a search returns its output fields at no extra round trip: always
     ) -> list[Hit]:
         if top_k <= 0:
             return []

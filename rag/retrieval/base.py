@@ -108,15 +108,17 @@ class Retriever:
         """Whether ``retrieve`` needs the question's vector (a server embeds it beforehand, batched)."""
         return True
 
-    def dense_hits(self, question: str, kb: str, depth: int, vector: list[float] | None = None) -> list[Hit]:
+    def dense_hits(
+        self, question: str, kb: str, depth: int, vector: list[float] | None = None, *, payload: bool = True
+    ) -> list[Hit]:
         """The ``depth`` nearest chunks to the question's vector (embedded here unless given), best
-        first (cosine scores)."""
+        first (cosine scores); ``payload=False`` lets the store leave out text and metadata."""
         if vector is None:
             with stage("embed_query"):
                 vector = self.embedder.embed_query(question)
         try:
             with stage("vector_search"):
-                return self.store.search(kb, vector, depth, ef_search=self.ef_search)
+                return self.store.search(kb, vector, depth, ef_search=self.ef_search, payload=payload)
         except KnowledgeBaseNotFound as exc:
             raise UnknownKnowledgeBase(kb) from exc
         except VectorIndexError as exc:

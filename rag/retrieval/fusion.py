@@ -35,7 +35,7 @@ def _fused(entries: dict[str, dict[str, Any]], best: dict[str, Hit], scores: dic
     for cid in order:
         hit = best[cid]
         meta = {**hit.metadata, **entries[cid], "fused_score": scores[cid]}
-        out.append(Hit(chunk_id=cid, text=hit.text, score=scores[cid], metadata=meta))
+        out.append(Hit(chunk_id=cid, text=hit.text, score=scores[cid], metadata=meta, has_payload=hit.has_payload))
     return out
 
 
@@ -45,7 +45,8 @@ def _best_rank(entry: dict[str, Any]) -> int:
 
 
 def _collect(rankings: Sequence[Ranking]) -> tuple[dict[str, dict[str, Any]], dict[str, Hit]]:
-    """Per chunk: each side's rank (1-based) and raw score; the first hit seen supplies text and metadata."""
+    """Per chunk: each side's rank (1-based) and raw score; the first hit seen with its payload
+    (text and metadata) supplies them, else the first hit seen."""
     entries: dict[str, dict[str, Any]] = {}
     best: dict[str, Hit] = {}
     for ranking in rankings:
@@ -54,7 +55,9 @@ def _collect(rankings: Sequence[Ranking]) -> tuple[dict[str, dict[str, Any]], di
             if hit.chunk_id in seen:  # a side listing a chunk twice counts its best rank only
                 continue
             seen.add(hit.chunk_id)
-            best.setdefault(hit.chunk_id, hit)
+            kept = best.get(hit.chunk_id)
+            if kept is None or (hit.has_payload and not kept.has_payload):
+                best[hit.chunk_id] = hit
             entry = entries.setdefault(hit.chunk_id, {})
             entry[f"{ranking.name}_rank"] = rank
             entry[f"{ranking.name}_score"] = float(hit.score)

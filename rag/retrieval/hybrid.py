@@ -17,10 +17,11 @@ from typing import Literal
 
 from ingest.embedders.base import Embedder
 from ingest.embedders.languages import is_chinese_text, reads_chinese
+from ingest.errors import KnowledgeBaseNotFound, VectorIndexError
 from ingest.lexical.backend import LexicalBackend
 from ingest.stores.base import VectorStore
 from ingest.types import Hit
-from rag.errors import RerankError, RetrievalError
+from rag.errors import RerankError, RetrievalError, UnknownKnowledgeBase
 from rag.metrics import stage
 from rag.retrieval.base import Retrieved, Retriever, drop_near_duplicates
 from rag.retrieval.fusion import FusionMethod, Ranking, fuse
@@ -123,16 +124,27 @@ class HybridRetriever(Retriever):
         return self.mode != "lexical"
 
     def candidates(
-        self, question: str, kb: str, depth: int | None = None, *, vector: list[float] | None = None
+        self,
+        question: str,
+        kb: str,
+        depth: int | None = None,
+        *,
+        vector: list[float] | None = None,
+        complete: int | None = None,
     ) -> tuple[list[Hit], float | None]:
         """Fused (and reranked) candidates, best first, before de-duplication; and the best
-        dense cosine. ``depth`` overrides both sides' candidate counts (evaluation asks for more)."""
+        dense cosine. ``depth`` overrides both sides' candidate counts (evaluation asks for more).
+
+        The vector store is asked for ids and scores only; text and metadata are then read for
+        the first ``complete`` candidates (all by default) and for those the reranker reads, from
+        the lexical index where it has them (the same rows) and the store otherwise. Most of the
+        fifty candidates are never read, and reading them cost Chroma two thirds of its search."""
         dense_depth = depth or self.dense_candidates
         lexical_depth = depth or self.lexical_candidates
         dense: list[Hit] = []
         lexical: list[Hit] = []
         if self.mode in ("dense", "hybrid"):
-            dense = self.dense_hits(question, kb, dense_depth, vector)
+            dense = self.dense_hits(question, kb, dense_depth, vector, payload=False)
         if self.mode in ("lexical", "hybrid"):
             lexical = self.lexical_hits(question, kb, lexical_depth)
         dense_best = max((h.score for h in dense), default=None)
@@ -147,7 +159,38 @@ class HybridRetriever(Retriever):
             ]
             with stage("fusion"):
                 hits = fuse(rankings, self.fusion, rrf_k=self.rrf_k)
-        return self._rerank(question, hits), dense_best
+        if complete is not None and self.reranker is not None:
+            complete = max(complete, self.rerank_candidates)
+        return self._rerank(question, self._completed(kb, hits, complete)), dense_best
+
+    def _completed(self, kb: str, hits: list[Hit], count: int | None) -> list[Hit]:
+        """The first ``count`` hits (all when None) with their text and metadata; a chunk deleted
+        since the search is left out."""
+        head = hits if count is None else hits[:count]
+        missing = [hit.chunk_id for hit in head if not hit.has_payload]
+        if not missing:
+            return hits
+        found: dict[str, Hit] = {}
+        read_lexical = getattr(self.lexical, "get", None)
+        if read_lexical is not None:
+            found = {hit.chunk_id: hit for hit in read_lexical(kb, missing)}
+        rest = [chunk_id for chunk_id in missing if chunk_id not in found]
+        if rest:
+            try:
+                found.update((hit.chunk_id, hit) for hit in self.store.get(kb, rest))
+            except KnowledgeBaseNotFound as exc:
+                raise UnknownKnowledgeBase(kb) from exc
+            except VectorIndexError as exc:
+                raise RetrievalError(str(exc)) from exc
+        completed = []
+        for hit in head:
+            stored = hit if hit.has_payload else found.get(hit.chunk_id)
+            if stored is hit:
+                completed.append(hit)
+            elif stored is not None:
+                metadata = {**stored.metadata, **hit.metadata}
+                completed.append(Hit(chunk_id=hit.chunk_id, text=stored.text, score=hit.score, metadata=metadata))
+        return completed + hits[len(head) :]
 
     def dense_weight_for(self, question: str) -> float:
         """``dense_weight``, or ``foreign_dense_weight`` when the question is Chinese and the
@@ -171,7 +214,8 @@ class HybridRetriever(Retriever):
         """As ``Retriever.retrieve``: a caller that passes ``vector`` has already called ``check_kb``."""
         if vector is None:
             self.check_kb(kb)
-        hits, dense_best = self.candidates(question, kb, vector=vector)
-        window = hits[: max(top_k * self.candidate_factor, top_k)]
+        size = max(top_k * self.candidate_factor, top_k)
+        hits, dense_best = self.candidates(question, kb, vector=vector, complete=size)
+        window = hits[:size]
         kept = drop_near_duplicates(window, self.near_duplicate_threshold, top_k)
         return HybridRetrieved(hits=kept, dense_best=dense_best)

@@ -106,6 +106,20 @@ def test_search_returns_nearest_first_with_cosine_scores(store: VectorStore, new
     assert hits[0].text == chunks[7].text
 
 
+def test_search_without_payload_finds_the_same_hits(store: VectorStore, new_kb: NewKb) -> None:
+    """``payload=False`` may leave out text and metadata, never change what is found or its score."""
+    kb, chunks, vectors = filled(store, new_kb)
+    full = store.search(kb, vectors[3].tolist(), 8)
+    bare = store.search(kb, vectors[3].tolist(), 8, payload=False)
+    assert [h.chunk_id for h in bare] == [h.chunk_id for h in full]
+    assert [h.score for h in bare] == pytest.approx([h.score for h in full], abs=1e-6)
+    for hit, reference in zip(bare, full, strict=True):
+        if hit.has_payload:
+            assert (hit.text, hit.metadata) == (reference.text, reference.metadata)
+        else:
+            assert (hit.text, hit.metadata) == ("", {})
+
+
 def test_search_with_large_top_k_returns_everything(store: VectorStore, new_kb: NewKb) -> None:
     kb, _, vectors = filled(store, new_kb, n=10)
     assert len(store.search(kb, vectors[0].tolist(), 50)) == 10

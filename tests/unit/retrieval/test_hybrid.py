@@ -13,7 +13,7 @@ from ingest.errors import EmbeddingModelMismatch
 from ingest.lexical import LexicalIndex
 from ingest.pipeline import Indexer
 from ingest.stores.chroma import ChromaStore
-from ingest.types import Element, Hit, ParsedDocument
+from ingest.types import Chunk, Element, Hit, ParsedDocument
 from rag.errors import RerankError, UnknownKnowledgeBase
 from rag.retrieval.hybrid import HybridRetrieved, HybridRetriever
 from rag.retrieval.rerank import Scored
@@ -36,15 +36,23 @@ def doc(doc_id: str, text: str) -> ParsedDocument:
 
 
 class RecordingChroma(ChromaStore):
-    """Embedded Chroma that remembers how many candidates each search asked for."""
+    """Embedded Chroma that remembers how many candidates each search asked for, with or without
+    payload, and which ids were read back."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.searches: list[int] = []
+        self.payloads: list[bool] = []
+        self.reads: list[list[str]] = []
 
     def search(self, kb: str, vector: Sequence[float], top_k: int, **kwargs: Any) -> list[Hit]:
         self.searches.append(top_k)
+        self.payloads.append(kwargs.get("payload", True))
         return super().search(kb, vector, top_k, **kwargs)
+
+    def get(self, kb: str, chunk_ids: Sequence[str]) -> list[Hit]:
+        self.reads.append(list(chunk_ids))
+        return super().get(kb, chunk_ids)
 
 
 @pytest.fixture
@@ -169,3 +177,46 @@ def test_lexical_modes_need_a_lexical_index(setup) -> None:
     with pytest.raises(ValueError, match="needs a lexical index"):
         HybridRetriever(embedder, store, None, mode="hybrid")
     assert HybridRetriever(embedder, store, None, mode="dense").retrieve("travel", "kb", 1).hits
+
+
+def test_only_the_candidates_used_are_read_in_full_and_the_result_is_unchanged(setup, tmp_path: Path) -> None:
+    """The store is searched for ids and scores; text and metadata come from the lexical index
+    (the same rows) for the de-duplication window; the answer is what a full read gives."""
+    embedder, store, lexical = setup
+    retriever = HybridRetriever(embedder, store, lexical, candidate_factor=1)
+    result = retriever.retrieve("travel expenses reimbursed", "kb", 2)
+    assert store.payloads[-1] is False and store.reads == []  # every chunk is in the lexical index
+    every = {hit.chunk_id: hit for hit in store.get("kb", [h.chunk_id for h in result.hits])}
+    for hit in result.hits:
+        assert hit.has_payload and hit.text == every[hit.chunk_id].text
+        assert every[hit.chunk_id].metadata.items() <= hit.metadata.items()
+
+    hits, _ = retriever.candidates("travel expenses reimbursed", "kb", complete=2)
+    assert all(hit.has_payload for hit in hits[:2])
+    assert [hit.chunk_id for hit in hits[2:] if not hit.has_payload]  # dense-only candidates left unread
+    full, _ = retriever.candidates("travel expenses reimbursed", "kb")
+    assert [h.chunk_id for h in full] == [h.chunk_id for h in hits] and all(h.has_payload for h in full)
+
+
+def test_a_candidate_missing_from_the_lexical_index_is_read_from_the_store(setup) -> None:
+    """A chunk a running job has written to the store but not yet to the lexical index."""
+    embedder, store, lexical = setup
+    text = "Osmium ingots are kept in vault nine of the Valparaiso depot."
+    chunk = Chunk(
+        chunk_id="osmium-1",
+        kb="kb",
+        doc_id="osmium",
+        source="/docs/osmium.txt",
+        title="Osmium",
+        text=text,
+        chunk_index=0,
+        content_hash="0" * 64,
+        section=None,
+        extra={},
+    )
+    store.upsert("kb", [chunk], [embedder.embed_query(text)])
+    assert lexical.get("kb", ["osmium-1"]) == []
+    result = HybridRetriever(embedder, store, lexical, mode="dense").retrieve(text, "kb", 1)
+    [top] = result.hits
+    assert (top.chunk_id, top.text, top.source, top.title) == ("osmium-1", text, "/docs/osmium.txt", "Osmium")
+    assert ["osmium-1"] in store.reads  # only what the lexical index lacked
