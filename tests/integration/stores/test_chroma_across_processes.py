@@ -46,12 +46,19 @@ def nearest(store: ChromaStore, i: int) -> str:
     return hit.chunk_id
 
 
-def test_a_serving_process_finds_chunks_added_and_loses_chunks_deleted_by_another(tmp_path: Path) -> None:
-    path = tmp_path / "chroma"
+def serving_store(path: Path, chunks: int) -> ChromaStore:
+    """The reading process's store, holding the first ``chunks`` chunks."""
     serving = ChromaStore(path, hnsw=HNSW)
     serving.ensure_kb(KB, "model", DIM)
     vectors = unit_vectors(400, DIM, seed=1)
-    serving.upsert(KB, [make_chunk(KB, i) for i in range(100)], [vectors[i].tolist() for i in range(100)])
+    serving.upsert(KB, [make_chunk(KB, i) for i in range(chunks)], [vectors[i].tolist() for i in range(chunks)])
+    return serving
+
+
+def test_a_serving_process_finds_chunks_added_and_loses_chunks_deleted_by_another(tmp_path: Path) -> None:
+    path = tmp_path / "chroma"
+    serving = serving_store(path, 100)
+    vectors = unit_vectors(400, DIM, seed=1)
     assert nearest(serving, 7) == "chunk-00007"  # the index is loaded in this process now
 
     write_elsewhere(path, add=list(range(100, 300)))
@@ -85,10 +92,7 @@ def test_the_writing_process_does_not_reopen_for_its_own_writes(tmp_path: Path) 
 
 def test_searches_running_while_the_client_is_reopened_all_answer(tmp_path: Path) -> None:
     path = tmp_path / "chroma"
-    serving = ChromaStore(path, hnsw=HNSW)
-    serving.ensure_kb(KB, "model", DIM)
-    vectors = unit_vectors(400, DIM, seed=1)
-    serving.upsert(KB, [make_chunk(KB, i) for i in range(200)], [vectors[i].tolist() for i in range(200)])
+    serving = serving_store(path, 200)
     errors: list[BaseException] = []
     found: list[str] = []
     stop = threading.Event()
