@@ -7,8 +7,8 @@ evaluation) records nothing. Label values are bounded: route templates, stages, 
 model names and error kinds; never knowledge-base names, keys or questions.
 
 Stages timed (``askdocs_stage_duration_seconds{stage=...}``): ``retrieval`` (all of it),
-``embed_query``, ``vector_search``, ``lexical_search``, ``fusion``, ``rerank``, ``web_search``,
-``llm_ttft``, ``llm_total``.
+``embed_query``, ``vector_search``, ``lexical_search``, ``fusion``, ``read_candidates`` (the text
+and metadata of the candidates used), ``rerank``, ``web_search``, ``llm_ttft``, ``llm_total``.
 
 Under ``rag serve --workers N`` a scrape reaches one worker, so the workers keep their values in
 prometheus_client's multiprocess files (``PROMETHEUS_MULTIPROC_DIR``, set by ``rag serve`` before

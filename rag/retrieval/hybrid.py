@@ -161,7 +161,9 @@ class HybridRetriever(Retriever):
                 hits = fuse(rankings, self.fusion, rrf_k=self.rrf_k)
         if complete is not None and self.reranker is not None:
             complete = max(complete, self.rerank_candidates)
-        return self._rerank(question, self._completed(kb, hits, complete)), dense_best
+        with stage("read_candidates"):
+            hits = self._completed(kb, hits, complete)
+        return self._rerank(question, hits), dense_best
 
     def _completed(self, kb: str, hits: list[Hit], count: int | None) -> list[Hit]:
         """The first ``count`` hits (all when None) with their text and metadata; a chunk deleted
@@ -173,7 +175,10 @@ class HybridRetriever(Retriever):
         found: dict[str, Hit] = {}
         read_lexical = getattr(self.lexical, "get", None)
         if read_lexical is not None:
-            found = {hit.chunk_id: hit for hit in read_lexical(kb, missing)}
+            try:
+                found = {hit.chunk_id: hit for hit in read_lexical(kb, missing)}
+            except Exception as exc:  # sqlite3 errors: the store holds the same rows
+                log.warning("reading candidates from the lexical index failed (%s); reading them from the store", exc)
         rest = [chunk_id for chunk_id in missing if chunk_id not in found]
         if rest:
             try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -220,3 +221,16 @@ def test_a_candidate_missing_from_the_lexical_index_is_read_from_the_store(setup
     [top] = result.hits
     assert (top.chunk_id, top.text, top.source, top.title) == ("osmium-1", text, "/docs/osmium.txt", "Osmium")
     assert ["osmium-1"] in store.reads  # only what the lexical index lacked
+
+
+def test_an_unreadable_lexical_index_leaves_the_candidates_to_the_store(setup, caplog) -> None:
+    embedder, store, lexical = setup
+
+    def broken(kb: str, chunk_ids: Sequence[str]) -> list[Hit]:
+        raise sqlite3.OperationalError("database disk image is malformed")
+
+    lexical.get = broken  # the file went bad after the search read its matrix
+    with caplog.at_level(logging.WARNING):
+        result = HybridRetriever(embedder, store, lexical).retrieve("travel expenses reimbursed", "kb", 2)
+    assert result.hits and all(hit.text for hit in result.hits)
+    assert store.reads and "reading them from the store" in caplog.text
