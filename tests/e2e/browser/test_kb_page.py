@@ -81,8 +81,9 @@ def test_dropped_files_are_indexed_a_corrupt_one_fails_with_its_reason_and_the_n
         "() => [...document.querySelectorAll('[data-testid=upload-progress]')].every(e => e.dataset.state === 'done')"
     )
     page.wait_for_function(FINAL, timeout=120_000)
-    page.wait_for_function(
-        "() => document.querySelector('[data-testid=documents-table]').innerText.includes('broken_scan.pdf')"
+    page.wait_for_function(  # two uploads are two jobs: the table shows both files once the later has ended
+        "() => ['broken_scan.pdf', 'zephyr_gantry.txt'].every("
+        "n => document.querySelector('[data-testid=documents-table]').innerText.includes(n))"
     )
     rows = _rows(page)
     assert "indexed" in rows["zephyr_gantry.txt"]
