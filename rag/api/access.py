@@ -111,6 +111,7 @@ def enforce(request: Request, principal: Principal, access: Access) -> None:
         job = request.app.state.jobs.get(job_id)
         if job is None or not principal.can_read(job.kb):
             raise UnknownJob(job_id)
+        request.state.job = job  # the route answers with it: one read of the job store, not two
     if access.level in SCOPED_LEVELS:
         principal.require_scope(access.level)
 

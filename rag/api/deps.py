@@ -5,6 +5,7 @@ from __future__ import annotations
 import email.message
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request, params
 
 from rag import metrics
@@ -93,7 +94,10 @@ async def guard_route(request: Request) -> None:
         return
     principal = await get_principal(request)
     try:
-        enforce(request, principal, access)
+        if access.kb == "job":  # reads the job store (SQLite, shared by the workers): off the event loop
+            await anyio.to_thread.run_sync(enforce, request, principal, access)
+        else:
+            enforce(request, principal, access)
     except Forbidden:
         recorder = metrics.current()
         if recorder is not None:

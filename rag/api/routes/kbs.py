@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -20,7 +20,7 @@ from ingest.manifest import Manifest
 from ingest.rebuild import KbFiles
 from ingest.stores.naming import validate_kb_name
 from rag.api.deps import ComponentsDep, JobsDep, PrincipalDep
-from rag.api.jobs import JobManager
+from rag.api.jobs import JobManager, JobStatus
 from rag.components import Components
 from rag.errors import BadRequest, UnknownDocument, UnknownJob, UnknownKnowledgeBase
 
@@ -169,10 +169,11 @@ def default_roots(components: Components, kb: str) -> list[Path]:
 
 
 @router.get("/jobs/{job_id}")
-async def get_job(job_id: str, jobs: JobsDep) -> dict[str, Any]:
-    """A job's state, counts and errors (only for keys that may read its knowledge base)."""
-    status = await anyio.to_thread.run_sync(jobs.get, job_id)
-    if status is None:
+async def get_job(job_id: str, request: Request) -> dict[str, Any]:
+    """A job's state, counts and errors (only for keys that may read its knowledge base): the
+    access check has read it already (``rag.api.access.enforce``)."""
+    status: JobStatus | None = getattr(request.state, "job", None)
+    if status is None or status.id != job_id:
         raise UnknownJob(job_id)
     return status.to_dict()
 
